@@ -1,0 +1,36 @@
+// Every failure the engine reports to a user carries a stable code (for the CLI's --json output,
+// the worker protocol and the extension's messages) and a sentence that says what to do.
+
+export type ErrorCode =
+  | 'missing-file' // a model or cache file is absent
+  | 'bad-model' // a model file is malformed (truncated, wrong shape, bad JSON)
+  | 'unsupported-model' // a family or feature the engine does not implement
+  | 'bad-input' // a caller's argument is out of range (ratio, empty context, too long)
+  | 'corrupt-cache' // a cache file failed validation
+  | 'out-of-memory' // the estimated peak would exceed available memory
+  | 'cancelled' // the caller cancelled
+  | 'device' // an execution provider could not start
+  | 'download' // fetching a model failed
+  | 'engine-crashed' // the engine process died
+  | 'internal';
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export class CancelledError extends EngineError {
+  constructor(what = 'operation') {
+    super('cancelled', `${what} was cancelled`);
+  }
+}
+
+/** Throws CancelledError when the signal has fired. */
+export function throwIfCancelled(signal: AbortSignal | undefined, what?: string): void {
+  if (signal?.aborted) throw new CancelledError(what);
+}

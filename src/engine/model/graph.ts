@@ -1,0 +1,234 @@
+// The one decoder graph every family runs on, built from the config and its FamilyTraits.
+//
+// What KVzip asks of it, and how it answers:
+// - RoPE takes explicit position ids: after eviction a position is no longer a cache index.
+// - The engine owns the KV cache. The graph returns only the new K/V rows (`present`), because
+//   onnxruntime copies every CPU output into a fresh buffer; the cache goes in as zero-copy inputs.
+// - Every (layer, KV head) has its own past input `past.L.H.k|v` of its own length, so attention over
+//   an evicted cache costs what is kept, with no padding and no mask over the past.
+// - Attention is standard ops in the grouped layout (the G query heads of a KV head are rows of one
+//   matrix), so K/V are never duplicated and the softmax probabilities are at hand for scoring.
+// - One graph serves decoding, prefill, KVzip scoring and the baselines' statistics: onnxruntime runs
+//   only the nodes the requested outputs need, so a decode step never pays for scoring.
+import { Graph, MS } from '../onnx/builder';
+import { ModelConfig, RopeScaling } from './config';
+import { Checkpoint } from './safetensors';
+import { INT4_BLOCK, transpose, WeightFile, WeightFormat } from './weights';
+
+export interface GraphOptions {
+  weights: WeightFormat;
+  /** Layers whose post-RoPE queries and attention probabilities become outputs (tests, debugging). */
+  probeLayers?: number[];
+}
+
+/** Names of the graph's inputs and outputs, shared by the builder and the runtime. */
+export const IO = {
+  ids: 'input_ids',
+  positions: 'position_ids',
+  pastK: (l: number, h: number) => `past.${l}.${h}.k`,
+  pastV: (l: number, h: number) => `past.${l}.${h}.v`,
+  /** int64 [4]: prefix (sink) end, scored chunk start, chunk end, first own key of the pass. */
+  scoreBounds: 'score_bounds',
+  /** int64 [1]: first query row counted in `colsum`. */
+  statRow0: 'stat_row0',
+  logits: 'logits',
+  /** [L, 2, Hkv, S, D]: post-RoPE keys and values of the new tokens. */
+  present: 'present',
+  /** [L*Hkv, chunk]: KVzip scores of the chunk's cached entries. */
+  scores: 'scores',
+  /** [L*Hkv, P+S]: attention probability each key received, summed over rows >= stat_row0 and the group. */
+  colsum: 'colsum',
+  probeQ: (l: number) => `probe.${l}.q`,
+  probeProbs: (l: number, h: number) => `probe.${l}.${h}.probs`,
+} as const;
+
+/** Inverse RoPE frequencies, with the model's scaling applied (float64). */
+export function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling): Float64Array {
+  const inv = new Float64Array(headDim / 2);
+  for (let i = 0; i < inv.length; i++) inv[i] = 1 / theta ** ((2 * i) / headDim);
+  if (scaling.type === 'linear') for (let i = 0; i < inv.length; i++) inv[i] /= scaling.factor;
+  if (scaling.type === 'llama3') {
+    const { factor, lowFreqFactor: lo, highFreqFactor: hi, originalMaxPositions: old } = scaling;
+    for (let i = 0; i < inv.length; i++) {
+      const wavelen = (2 * Math.PI) / inv[i];
+      if (wavelen > old / lo) inv[i] /= factor;
+      else if (wavelen >= old / hi) {
+        const smooth = (old / wavelen - lo) / (hi - lo);
+        inv[i] = (1 - smooth) * (inv[i] / factor) + smooth * inv[i];
+      }
+    }
+  }
+  return inv;
+}
+
+/** Builds the decoder graph and writes its weights next to it. Returns the ONNX bytes. */
+export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOptions, weights: WeightFile, g: Graph): Uint8Array {
+  const { hiddenSize: d, numLayers: L, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = cfg;
+  const G = H / Hkv;
+  const int4 = opts.weights === 'int4';
+  const probe = new Set(opts.probeLayers ?? []);
+  const c = (v: number[]) => g.constInt64(v);
+  const w = (name: string, shape: number[]) => ckpt.read(name, shape);
+
+  // x @ W^T (+ bias) for an nn.Linear weight W [n, k]; several weights concatenated along n.
+  const linear = (x: string, names: string[], shapes: [number, number][], bias?: string[]): string => {
+    const k = shapes[0][1];
+    const n = shapes.reduce((s, [r]) => s + r, 0);
+    const parts = names.map((nm, i) => w(nm, shapes[i]));
+    const cat = new Float32Array(n * k);
+    let off = 0;
+    for (const p of parts) (cat.set(p, off), (off += p.length));
+    const key = names[0].replace(/\.[a-z_]+\.weight$/, '') + (names.length > 1 ? '.fused' : '.' + names[0].split('.').slice(-2)[0]);
+    let y: string;
+    if (int4) {
+      const q = weights.int4(key, cat, n, k);
+      y = g.op('MatMulNBits', [x, q.b, q.scales, q.zeros], { K: k, N: n, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS });
+    } else {
+      y = g.op('MatMul', [x, weights.tensor(key, transpose(cat, n, k), [k, n])]);
+    }
+    if (bias) {
+      const b = new Float32Array(n);
+      let o = 0;
+      for (const bn of bias) {
+        const t = w(bn, [shapes[bias.indexOf(bn)][0]]);
+        b.set(t, o);
+        o += t.length;
+      }
+      y = g.op('Add', [y, weights.tensor(key + '.bias', b, [n])]);
+    }
+    return y;
+  };
+  const norm = (x: string, name: string, size: number) =>
+    g.op('SimplifiedLayerNormalization', [x, weights.tensor(name, w(name, [size]), [size])], { axis: -1, epsilon: { float: cfg.rmsNormEps } });
+
+  // inputs
+  const ids = g.input(IO.ids, 'int64', ['S']);
+  const positions = g.input(IO.positions, 'int64', ['S']);
+  const bounds = g.input(IO.scoreBounds, 'int64', [4]);
+  const statRow0 = g.input(IO.statRow0, 'int64', [1]);
+  const S = g.op('Shape', [ids]); // [1]
+  const bound = (i: number) => g.op('Slice', [bounds, c([i]), c([i + 1])]);
+  const [sinkEnd, chunkStart, chunkEnd, ownStart] = [0, 1, 2, 3].map(bound);
+
+  // RoPE tables: float64 maths, stored as float32 (fp32 products at large positions lose precision)
+  const inv = ropeInvFreq(D, cfg.ropeTheta, cfg.ropeScaling);
+  const maxPos = cfg.maxPositions;
+  const cos = new Float32Array(maxPos * (D / 2));
+  const sin = new Float32Array(maxPos * (D / 2));
+  for (let p = 0; p < maxPos; p++) {
+    for (let i = 0; i < D / 2; i++) {
+      cos[p * (D / 2) + i] = Math.cos(p * inv[i]);
+      sin[p * (D / 2) + i] = Math.sin(p * inv[i]);
+    }
+  }
+  const cosCache = weights.tensor('rope.cos', cos, [maxPos, D / 2]);
+  const sinCache = weights.tensor('rope.sin', sin, [maxPos, D / 2]);
+  const pos2d = g.op('Unsqueeze', [positions, c([0])]);
+  const rope = (x: string, heads: number) => {
+    const y = g.op('RotaryEmbedding', [g.op('Unsqueeze', [x, c([0])]), pos2d, cosCache, sinCache], { interleaved: 0, num_heads: heads }, { domain: MS });
+    return g.op('Squeeze', [y, c([0])]);
+  };
+
+  // causal mask of the new tokens among themselves, tiled over the G rows blocks: [G*S, S]
+  const range = g.op('Range', [g.constInt64([0], []), g.op('Squeeze', [S, c([0])]), g.constInt64([1], [])]);
+  const above = g.op('Greater', [g.op('Unsqueeze', [range, c([0])]), g.op('Unsqueeze', [range, c([1])])]);
+  const causal = g.op('Where', [above, g.constFloat([-Infinity], []), g.constFloat([0], [])]);
+  const causalG = g.op('Reshape', [g.op('Expand', [causal, g.op('Concat', [c([G]), S, S], { axis: 0 })]), g.op('Concat', [g.op('Mul', [S, c([G])]), S], { axis: 0 })]);
+
+  // embeddings
+  const embName = 'model.embed_tokens.weight';
+  const emb = w(embName, [V, d]);
+  // with int4 weights the table is stored as fp16 (half the bytes; a row is cast after lookup)
+  const embTable = weights.tensor('embed', emb, [V, d], int4);
+  let x = g.op('Gather', [embTable, ids], { axis: 0 });
+  if (int4) x = g.op('Cast', [x], { to: 1 });
+
+  const scale = 1 / Math.sqrt(D);
+  const presents: string[] = [];
+  const scoreRows: string[] = [];
+  const colsumRows: string[] = [];
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}.`;
+    const h = norm(x, p + 'input_layernorm.weight', d);
+    const qkv = linear(
+      h,
+      [p + 'self_attn.q_proj.weight', p + 'self_attn.k_proj.weight', p + 'self_attn.v_proj.weight'],
+      [[H * D, d], [Hkv * D, d], [Hkv * D, d]],
+      cfg.attentionBias ? [p + 'self_attn.q_proj.bias', p + 'self_attn.k_proj.bias', p + 'self_attn.v_proj.bias'] : undefined,
+    );
+    let [q, k, v] = g.opN('Split', [qkv, c([H * D, Hkv * D, Hkv * D])], { axis: 1 }, { count: 3 });
+    if (cfg.traits.qkNorm) {
+      const perHead = (t: string, heads: number, name: string) =>
+        g.op('Reshape', [norm(g.op('Reshape', [t, c([0, heads, D])]), name, D), c([0, heads * D])]);
+      q = perHead(q, H, p + 'self_attn.q_norm.weight');
+      k = perHead(k, Hkv, p + 'self_attn.k_norm.weight');
+    }
+    q = rope(q, H);
+    k = rope(k, Hkv);
+    // grouped layout: q [Hkv, G*S, D] (rows g-major), k/v [Hkv, S, D]
+    const qg = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, c([0, Hkv, G, D])])], { perm: [1, 2, 0, 3] }), c([Hkv, -1, D])]);
+    const kh = g.op('Transpose', [g.op('Reshape', [k, c([0, Hkv, D])])], { perm: [1, 0, 2] });
+    const vh = g.op('Transpose', [g.op('Reshape', [v, c([0, Hkv, D])])], { perm: [1, 0, 2] });
+    presents.push(g.op('Unsqueeze', [g.op('Concat', [g.op('Unsqueeze', [kh, c([0])]), g.op('Unsqueeze', [vh, c([0])])], { axis: 0 }), c([0])]));
+    if (probe.has(l)) g.output(IO.probeQ(l), g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, c([0, H, D])])], { perm: [1, 0, 2] }), c([H, -1, D])]), 'float', [H, 'S', D]);
+
+    const split = (t: string) => (Hkv === 1 ? [g.op('Squeeze', [t, c([0])])] : g.opN('Split', [t], { axis: 0, num_outputs: Hkv }, { count: Hkv }).map((s) => g.op('Squeeze', [s, c([0])])));
+    const qs = split(qg);
+    const ks = split(kh);
+    const vs = split(vh);
+    const outs: string[] = [];
+    for (let hd = 0; hd < Hkv; hd++) {
+      const pk = g.input(IO.pastK(l, hd), 'float', [`P${l}_${hd}`, D]);
+      const pv = g.input(IO.pastV(l, hd), 'float', [`P${l}_${hd}`, D]);
+      // scaled logits over the past (no mask: the past holds only kept entries) and the new tokens
+      const sp = g.op('Gemm', [qs[hd], pk], { transB: 1, alpha: { float: scale } });
+      const sn = g.op('Gemm', [qs[hd], ks[hd], causalG], { transB: 1, alpha: { float: scale }, beta: { float: 1 } });
+      // softmax split in two, so neither the past V nor the probabilities are ever copied
+      const m = g.op('Max', [g.op('ReduceMax', [sp, c([1])], { keepdims: 1 }), g.op('ReduceMax', [sn, c([1])], { keepdims: 1 })]);
+      const ep = g.op('Exp', [g.op('Sub', [sp, m])]);
+      const en = g.op('Exp', [g.op('Sub', [sn, m])]);
+      const z = g.op('Add', [g.op('ReduceSum', [ep, c([1])], { keepdims: 1 }), g.op('ReduceSum', [en, c([1])], { keepdims: 1 })]);
+      outs.push(g.op('Div', [g.op('Add', [g.op('MatMul', [ep, pv]), g.op('MatMul', [en, vs[hd]])]), z]));
+
+      // KVzip: softmax over [sink, the scored chunk, the pass's own keys], max over rows → [chunk]
+      const slice = (t: string, a: string, b: string) => g.op('Slice', [t, a, b, c([1])]);
+      const P = g.op('Shape', [pk], { end: 1 });
+      const sel = g.op('Concat', [slice(sp, c([0]), sinkEnd), slice(sp, chunkStart, chunkEnd), slice(sp, ownStart, P), sn], { axis: 1 });
+      const chunkLen = g.op('Sub', [chunkEnd, chunkStart]);
+      const probs = slice(g.op('Softmax', [sel], { axis: 1 }), sinkEnd, g.op('Add', [sinkEnd, chunkLen]));
+      scoreRows.push(g.op('ReduceMax', [probs, c([0])], { keepdims: 1 }));
+
+      // H2O / SnapKV statistics: the full attention probabilities summed over the chosen query rows
+      const full = g.op('Div', [g.op('Concat', [ep, en], { axis: 1 }), z]);
+      const rows = g.op('Slice', [g.op('Reshape', [full, g.op('Concat', [c([G]), S, c([-1])], { axis: 0 })]), statRow0, c([Number.MAX_SAFE_INTEGER]), c([1])]);
+      colsumRows.push(g.op('ReduceSum', [rows, c([0, 1])], { keepdims: 0 }));
+      if (probe.has(l)) g.output(IO.probeProbs(l, hd), full, 'float', ['GS', `T${l}_${hd}`]);
+    }
+    // [Hkv, G*S, D] → [S, H*D]
+    const att = g.op('Concat', outs.map((o) => g.op('Unsqueeze', [o, c([0])])), { axis: 0 });
+    const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [att, c([Hkv, G, -1, D])])], { perm: [2, 0, 1, 3] }), c([0, H * D])]);
+    x = g.op('Add', [x, linear(merged, [p + 'self_attn.o_proj.weight'], [[d, H * D]])]);
+    const h2 = norm(x, p + 'post_attention_layernorm.weight', d);
+    const [gate, up] = g.opN('Split', [linear(h2, [p + 'mlp.gate_proj.weight', p + 'mlp.up_proj.weight'], [[F, d], [F, d]]), c([F, F])], { axis: 1 }, { count: 2 });
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
+    x = g.op('Add', [x, linear(act, [p + 'mlp.down_proj.weight'], [[d, F]])]);
+  }
+
+  // logits of the last position only: the LM head never runs over a prefill chunk
+  const last = g.op('Gather', [x, g.op('Sub', [S, c([1])])], { axis: 0 });
+  const hn = norm(last, 'model.norm.weight', d);
+  const headName = cfg.tieEmbeddings || !ckpt.has('lm_head.weight') ? embName : 'lm_head.weight';
+  let logits: string;
+  if (int4) {
+    const q = weights.int4('lm_head', headName === embName ? emb : w(headName, [V, d]), V, d);
+    logits = g.op('MatMulNBits', [hn, q.b, q.scales, q.zeros], { K: d, N: V, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS });
+  } else {
+    const table = headName === embName ? embTable : weights.tensor('lm_head', w(headName, [V, d]), [V, d]);
+    logits = g.op('Gemm', [hn, table], { transB: 1 });
+  }
+  g.output(IO.logits, logits, 'float', [1, V]);
+  g.output(IO.present, g.op('Concat', presents, { axis: 0 }), 'float', [L, 2, Hkv, 'S', D]);
+  g.output(IO.scores, g.op('Concat', scoreRows, { axis: 0 }), 'float', [L * Hkv, 'C']);
+  g.output(IO.colsum, g.op('Concat', colsumRows.map((r) => g.op('Unsqueeze', [r, c([0])])), { axis: 0 }), 'float', [L * Hkv, 'T']);
+  return g.encode('repozip');
+}

@@ -1,0 +1,118 @@
+// A loaded model: config, tokenizer and one onnxruntime session over our decoder graph.
+// `forward` is the single entry point every phase uses (prefill, decode, KVzip scoring, baseline
+// statistics); what it computes is decided by the outputs it asks for.
+import * as fs from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { EngineError } from '../errors';
+import { KvCache } from '../kv/cache';
+import { Device, openSession } from '../runtime/session';
+import { Tokenizer } from '../tokenizer';
+import { ModelConfig, readConfig } from './config';
+import { convertModel, defaultCacheRoot } from './convert';
+import { IO } from './graph';
+import { WeightFormat } from './weights';
+
+export interface LoadOptions {
+  device?: Device;
+  weights?: WeightFormat;
+  threads?: number;
+  cacheRoot?: string;
+  probeLayers?: number[];
+  forbidCpuFallback?: boolean;
+}
+
+export interface ForwardRequest {
+  ids: number[];
+  /** Original positions of the tokens; default: continue from the cache's next position. */
+  positions?: number[];
+  cache: KvCache;
+  /** Append the tokens' K/V to the cache (default true). */
+  append?: boolean;
+  logits?: boolean;
+  /** KVzip scoring of cached entries [chunkStart, chunkEnd), see IO.scoreBounds. */
+  score?: { sinkEnd: number; chunkStart: number; chunkEnd: number; ownStart: number };
+  /** Column sums of attention probabilities over query rows >= row0 (H2O, SnapKV). */
+  colsum?: { row0: number };
+  probes?: boolean;
+}
+
+export interface ForwardResult {
+  logits?: Float32Array;
+  /** [L*Hkv, chunk] */
+  scores?: Float32Array;
+  /** [L*Hkv, P+S] */
+  colsum?: Float32Array;
+  probes?: Record<string, ort.Tensor>;
+}
+
+export class Model {
+  private constructor(
+    readonly dir: string,
+    readonly config: ModelConfig,
+    readonly tokenizer: Tokenizer,
+    private readonly session: ort.InferenceSession,
+    readonly device: string,
+    readonly info: { graphDir: string; converted: boolean; weights: WeightFormat; fallbacks: { device: string; reason: string }[] },
+    private readonly probeLayers: number[],
+  ) {}
+
+  static async load(dir: string, opts: LoadOptions = {}): Promise<Model> {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new EngineError('missing-file', `model folder ${dir} does not exist`);
+    const config = readConfig(dir);
+    const tokenizer = Tokenizer.load(dir);
+    const weights = opts.weights ?? 'fp32';
+    const conv = convertModel(dir, config, { weights, probeLayers: opts.probeLayers }, opts.cacheRoot ?? defaultCacheRoot());
+    const opened = await openSession(conv.graph, { device: opts.device ?? 'cpu', threads: opts.threads, forbidCpuFallback: opts.forbidCpuFallback });
+    return new Model(dir, config, tokenizer, opened.session, opened.device, { graphDir: conv.dir, converted: !conv.reused, weights, fallbacks: opened.fallbacks }, opts.probeLayers ?? []);
+  }
+
+  newCache(): KvCache {
+    return new KvCache(this.config.numLayers, this.config.numKvHeads, this.config.headDim);
+  }
+
+  async forward(req: ForwardRequest): Promise<ForwardResult> {
+    const { cache, ids } = req;
+    const S = ids.length;
+    if (S === 0) throw new EngineError('bad-input', 'forward needs at least one token');
+    const positions = req.positions ?? ids.map((_, i) => cache.nextPosition + i);
+    if (positions[S - 1] >= this.config.maxPositions) {
+      throw new EngineError('bad-input', `position ${positions[S - 1]} is beyond the model's ${this.config.maxPositions} positions`);
+    }
+    const { numLayers: L, numKvHeads: Hkv, headDim: D, vocabSize: V } = this.config;
+    const int64 = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), [a.length]);
+    const sc = req.score ?? { sinkEnd: 0, chunkStart: 0, chunkEnd: 0, ownStart: 0 };
+    const feeds: Record<string, ort.Tensor> = {
+      [IO.ids]: int64(ids),
+      [IO.positions]: int64(positions),
+      [IO.scoreBounds]: int64([sc.sinkEnd, sc.chunkStart, sc.chunkEnd, sc.ownStart]),
+      [IO.statRow0]: int64([req.colsum?.row0 ?? 0]),
+    };
+    for (let l = 0; l < L; l++) {
+      for (let h = 0; h < Hkv; h++) {
+        const hc = cache.head(l, h);
+        feeds[IO.pastK(l, h)] = new ort.Tensor('float32', hc.keys(), [hc.len, D]);
+        feeds[IO.pastV(l, h)] = new ort.Tensor('float32', hc.values(), [hc.len, D]);
+      }
+    }
+    const append = req.append ?? true;
+    const fetches: string[] = [];
+    if (append) fetches.push(IO.present);
+    if (req.logits) fetches.push(IO.logits);
+    if (req.score) fetches.push(IO.scores);
+    if (req.colsum) fetches.push(IO.colsum);
+    if (req.probes) for (const l of this.probeLayers) fetches.push(IO.probeQ(l), ...Array.from({ length: Hkv }, (_, h) => IO.probeProbs(l, h)));
+    if (fetches.length === 0) throw new EngineError('bad-input', 'forward asked for nothing');
+    const out = await this.session.run(feeds, fetches);
+    if (append) cache.appendPresent(out[IO.present].data as Float32Array, positions);
+    const result: ForwardResult = {};
+    if (req.logits) result.logits = (out[IO.logits].data as Float32Array).subarray(0, V);
+    if (req.score) result.scores = out[IO.scores].data as Float32Array;
+    if (req.colsum) result.colsum = out[IO.colsum].data as Float32Array;
+    if (req.probes) result.probes = Object.fromEntries(fetches.filter((f) => f.startsWith('probe.')).map((f) => [f, out[f]]));
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

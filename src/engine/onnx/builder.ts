@@ -1,0 +1,84 @@
+// A small graph-building DSL over proto.ts: every op call returns the name(s) of its output value(s),
+// so a forward pass reads like the maths it computes.
+import { AttrValue, Dim, DTypeName, encodeModel, InitializerSpec, NodeSpec, ValueSpec } from './proto';
+
+export const MS = 'com.microsoft';
+
+export class Graph {
+  private readonly nodes: NodeSpec[] = [];
+  private readonly inits: InitializerSpec[] = [];
+  private readonly inputs: ValueSpec[] = [];
+  private readonly outputs: ValueSpec[] = [];
+  private readonly consts = new Map<string, string>();
+  private counter = 0;
+
+  constructor(private readonly name: string) {}
+
+  input(name: string, dtype: DTypeName, shape: Dim[]): string {
+    this.inputs.push({ name, dtype, shape });
+    return name;
+  }
+
+  /** Declares `value` as a graph output called `name`. */
+  output(name: string, value: string, dtype: DTypeName, shape: Dim[]): void {
+    if (value !== name) this.op('Identity', [value], {}, { names: [name] });
+    this.outputs.push({ name, dtype, shape });
+  }
+
+  /** Adds a node; returns its single output, or `outputs` names when more than one is asked for. */
+  op(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, opts: { domain?: string; names?: string[] } = {}): string {
+    return this.opN(op, inputs, attrs, { ...opts, count: 1 })[0];
+  }
+
+  opN(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, opts: { domain?: string; names?: string[]; count?: number } = {}): string[] {
+    const id = this.counter++;
+    const outputs = opts.names ?? Array.from({ length: opts.count ?? 1 }, (_, i) => `${op}_${id}_${i}`);
+    this.nodes.push({ op, inputs, outputs, name: `${op}_${id}`, domain: opts.domain, attrs });
+    return outputs;
+  }
+
+  /** A small inline constant, deduplicated by value. */
+  constInt64(values: number[], dims: number[] = [values.length]): string {
+    return this.constant('int64', new BigInt64Array(values.map(BigInt)), dims);
+  }
+
+  constFloat(values: number[], dims: number[] = [values.length]): string {
+    return this.constant('float', new Float32Array(values), dims);
+  }
+
+  private constant(dtype: DTypeName, data: BigInt64Array | Float32Array, dims: number[]): string {
+    const key = `${dtype}:${dims.join('x')}:${Array.from(data as ArrayLike<number | bigint>).join(',')}`;
+    const known = this.consts.get(key);
+    if (known) return known;
+    const name = `const_${this.consts.size}`;
+    this.inits.push({ name, dtype, dims, raw: new Uint8Array(data.buffer.slice(0)) });
+    this.consts.set(key, name);
+    return name;
+  }
+
+  /** A weight stored in the external data file. */
+  external(name: string, dtype: DTypeName, dims: number[], location: string, offset: number, length: number): string {
+    this.inits.push({ name, dtype, dims, external: { location, offset, length } });
+    return name;
+  }
+
+  inline(name: string, dtype: DTypeName, dims: number[], raw: Uint8Array): string {
+    this.inits.push({ name, dtype, dims, raw });
+    return name;
+  }
+
+  encode(producer: string): Uint8Array {
+    return encodeModel({
+      graphName: this.name,
+      nodes: this.nodes,
+      inputs: this.inputs,
+      outputs: this.outputs,
+      initializers: this.inits,
+      opsets: [
+        { domain: '', version: 21 },
+        { domain: MS, version: 1 },
+      ],
+      producer,
+    });
+  }
+}
