@@ -132,17 +132,26 @@ export class Tokenizer {
 
 /**
  * Turns a growing list of token ids into text deltas. Byte-level BPE splits characters across
- * tokens, so text is only released once it no longer ends in a partial character.
+ * tokens, so text is only released once it no longer ends in a partial character. Decoding starts
+ * from a primer (the prompt's last token) because some decoders strip the first token's leading
+ * space: " upon" after "Once" must stay " upon".
  */
 export class StreamDecoder {
-  private ids: number[] = [];
+  private readonly ids: number[];
+  private readonly skip: number;
   private emitted = '';
 
-  constructor(private readonly tok: Tokenizer) {}
+  constructor(
+    private readonly tok: Tokenizer,
+    primer: number[] = [],
+  ) {
+    this.ids = primer.slice(-1);
+    this.skip = this.ids.length ? tok.decode(this.ids, true).length : 0;
+  }
 
   push(id: number): string {
     this.ids.push(id);
-    const text = this.tok.decode(this.ids, true);
+    const text = this.tok.decode(this.ids, true).slice(this.skip);
     if (text.endsWith('\uFFFD')) return '';
     const delta = text.slice(this.emitted.length);
     this.emitted = text;

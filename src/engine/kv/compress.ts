@@ -1,0 +1,115 @@
+// Compressing a context: prefill it once (gathering attention statistics when a press reads them),
+// score it with a press, select with a budget, evict. The prefix (system prompt / chat header) is
+// never scored and never evicted; it is the attention sink every question relies on.
+import { throwIfCancelled } from '../errors';
+import { ChunkSizer, yieldToLoop } from '../generate';
+import { Model } from '../model/model';
+import { KvCache } from './cache';
+import { PrefillStats, Press, PressContext } from './press';
+import { BudgetMode, checkRatio, ScoreGrid, selectKeep } from './select';
+
+export const SNAPKV_WINDOW = 32;
+
+export interface PrefillResult {
+  cache: KvCache;
+  stats?: PrefillStats;
+  ms: number;
+}
+
+/**
+ * Prefills prefix ‖ context into a new cache. With `stats`, every run also returns the attention
+ * each key received, summed into `received`; the last `window` context tokens run on their own so
+ * their attention is the SnapKV observation window.
+ */
+export async function prefillContext(
+  model: Model,
+  prefix: number[],
+  context: number[],
+  opts: { stats?: boolean; window?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void; maxChunk?: number } = {},
+): Promise<PrefillResult> {
+  const t0 = performance.now();
+  const ids = [...prefix, ...context];
+  const cache = model.newCache();
+  const units = model.config.numLayers * model.config.numKvHeads;
+  const total = ids.length;
+  const window = Math.min(opts.window ?? SNAPKV_WINDOW, context.length);
+  const stats: PrefillStats | undefined = opts.stats ? { received: new Float32Array(units * total), window: new Float32Array(units * total), windowSize: window } : undefined;
+  const sizer = new ChunkSizer(opts.maxChunk ?? 512, 400);
+  for (let i = 0; i < total; ) {
+    throwIfCancelled(opts.signal, 'prefill');
+    const windowStart = total - window;
+    const n = sizer.next((stats && i < windowStart ? windowStart : total) - i);
+    const started = performance.now();
+    const out = await model.forward({ ids: ids.slice(i, i + n), cache, colsum: stats ? { row0: 0 } : undefined });
+    sizer.record(n, performance.now() - started);
+    if (stats) {
+      const keys = i + n; // keys visible to this run: everything before it plus itself
+      const into = i >= windowStart ? [stats.received, stats.window] : [stats.received];
+      for (const dst of into) for (let u = 0; u < units; u++) for (let j = 0; j < keys; j++) dst[u * total + j] += out.colsum![u * keys + j];
+    }
+    i += n;
+    opts.onProgress?.(i, total);
+    await yieldToLoop();
+  }
+  return { cache, stats, ms: performance.now() - t0 };
+}
+
+/** Keeps, in every head, the prefix and the context entries marked in `keep` ([L][Hkv][n]). */
+export function evict(cache: KvCache, keep: Uint8Array, prefixLength: number, contextLength: number): void {
+  for (let l = 0; l < cache.layers; l++) {
+    for (let h = 0; h < cache.kvHeads; h++) {
+      const base = (l * cache.kvHeads + h) * contextLength;
+      const rows: number[] = [];
+      for (let i = 0; i < prefixLength; i++) rows.push(i);
+      for (let i = 0; i < contextLength; i++) if (keep[base + i]) rows.push(prefixLength + i);
+      const head = cache.head(l, h);
+      // entries past the context (a question already asked) are not the press's to judge
+      for (let i = prefixLength + contextLength; i < head.len; i++) rows.push(i);
+      head.retain(rows);
+    }
+  }
+}
+
+/** A deep copy of a cache (the benchmark evicts one copy per press and ratio). */
+export function cloneCache(src: KvCache): KvCache {
+  const out = new KvCache(src.layers, src.kvHeads, src.headDim);
+  for (let l = 0; l < src.layers; l++) {
+    for (let h = 0; h < src.kvHeads; h++) {
+      const a = src.head(l, h);
+      out.head(l, h).append(a.keys(), a.values(), a.pos.subarray(0, a.len));
+    }
+  }
+  out.nextPosition = src.nextPosition;
+  return out;
+}
+
+export interface CompressResult {
+  cache: KvCache;
+  scores: ScoreGrid;
+  keep: Uint8Array;
+  kept: number;
+  total: number;
+  prefillMs: number;
+  scoreMs: number;
+}
+
+/** Prefill, score, select, evict: the whole compression of one context. */
+export async function compressContext(
+  model: Model,
+  prefix: number[],
+  context: number[],
+  postfix: number[],
+  opts: { press: Press; ratio: number; mode?: BudgetMode; signal?: AbortSignal; onProgress?: (phase: 'prefill' | 'score', done: number, total: number) => void },
+): Promise<CompressResult> {
+  checkRatio(opts.ratio);
+  const pre = await prefillContext(model, prefix, context, { stats: opts.press.needsPrefillStats, signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('prefill', d, t) });
+  const ctx: PressContext = { model, cache: pre.cache, prefixLength: prefix.length, contextIds: context, postfix, stats: pre.stats, signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('score', d, t) };
+  const t = performance.now();
+  const scores = await opts.press.score(ctx);
+  const scoreMs = performance.now() - t;
+  const keep = selectKeep(scores, opts.ratio, opts.mode);
+  evict(pre.cache, keep, prefix.length, context.length);
+  let kept = 0;
+  for (const k of keep) kept += k;
+  return { cache: pre.cache, scores, keep, kept, total: keep.length, prefillMs: pre.ms, scoreMs };
+}

@@ -1,0 +1,28 @@
+// Presses by name, as the CLI, the benchmark and the extension's settings refer to them.
+import { EngineError } from '../../errors';
+import { Press } from '../press';
+import { H2OPress, KnormPress, RandomPress, SnapKVPress, StreamingPress } from './baselines';
+import { KVzipPress } from './kvzip';
+
+export const PRESS_NAMES = ['kvzip', 'kvzip-head', 'snapkv', 'h2o', 'streaming', 'knorm', 'random'] as const;
+export type PressName = (typeof PRESS_NAMES)[number];
+
+/** Builds a press; kvzip-head needs its calibrated head scores (see calibrateHeads). */
+export function makePress(name: string, opts: { chunk?: number; seed?: number } = {}): Press {
+  switch (name) {
+    case 'kvzip':
+      return new KVzipPress(opts.chunk);
+    case 'snapkv':
+      return new SnapKVPress();
+    case 'h2o':
+      return new H2OPress();
+    case 'streaming':
+      return new StreamingPress();
+    case 'knorm':
+      return new KnormPress();
+    case 'random':
+      return new RandomPress(opts.seed);
+    default:
+      throw new EngineError('bad-input', `unknown press "${name}" (known: ${PRESS_NAMES.filter((p) => p !== 'kvzip-head').join(', ')}; kvzip-head is built with calibrated head scores)`);
+  }
+}

@@ -1,0 +1,83 @@
+// Turning scores into an eviction: which context entries each (layer, KV head) keeps.
+// KVzip's main setting is one global budget over all layers and heads ("pair", non-uniform); the
+// uniform modes exist to compare against (the paper's Fig. 16). Selection is an exact top-k on fp32
+// scores with a deterministic tie-break (lower flat index wins), so the realised ratio is exact.
+import { EngineError } from '../errors';
+
+export type BudgetMode = 'global' | 'layer-uniform' | 'head-uniform';
+export const BUDGET_MODES: BudgetMode[] = ['global', 'layer-uniform', 'head-uniform'];
+
+/** Scores of every context entry, laid out [layer][kvHead][position] in one array. */
+export interface ScoreGrid {
+  layers: number;
+  kvHeads: number;
+  length: number;
+  data: Float32Array;
+}
+
+export function checkRatio(ratio: number): void {
+  if (!(ratio > 0 && ratio <= 1)) throw new EngineError('bad-input', `ratio must be in (0, 1] (the fraction of KV entries kept), got ${ratio}`);
+}
+
+/**
+ * Marks the `k` largest of data[lo..hi) (ties: lower index first) in `keep`.
+ * Quickselect on a copy finds the threshold in O(n); one pass then takes everything above it and
+ * as many entries equal to it as the budget still allows, in index order.
+ */
+function topK(data: Float32Array, lo: number, hi: number, k: number, keep: Uint8Array): void {
+  if (k <= 0) return;
+  if (k >= hi - lo) {
+    keep.fill(1, lo, hi);
+    return;
+  }
+  const thr = kthLargest(data.slice(lo, hi), k);
+  let above = 0;
+  for (let i = lo; i < hi; i++) if (data[i] > thr) above++;
+  let ties = k - above;
+  for (let i = lo; i < hi; i++) {
+    if (data[i] > thr) keep[i] = 1;
+    else if (data[i] === thr && ties > 0) ((keep[i] = 1), ties--);
+  }
+}
+
+/** The k-th largest value of `a` (1-based), rearranging `a`. */
+function kthLargest(a: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  const target = k - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target];
+  }
+  return a[target];
+}
+
+/** Keep-mask over the grid with exactly round(ratio * count) entries per budget unit. */
+export function selectKeep(grid: ScoreGrid, ratio: number, mode: BudgetMode = 'global'): Uint8Array {
+  checkRatio(ratio);
+  const { layers, kvHeads, length, data } = grid;
+  const keep = new Uint8Array(data.length);
+  if (mode === 'global') topK(data, 0, data.length, Math.round(ratio * data.length), keep);
+  else if (mode === 'layer-uniform') {
+    const unit = kvHeads * length;
+    for (let l = 0; l < layers; l++) topK(data, l * unit, (l + 1) * unit, Math.round(ratio * unit), keep);
+  } else {
+    for (let u = 0; u < layers * kvHeads; u++) topK(data, u * length, (u + 1) * length, Math.round(ratio * length), keep);
+  }
+  return keep;
+}
