@@ -63,11 +63,11 @@ const ARCHITECTURES: Record<Family, string> = {
   qwen3: 'Qwen3ForCausalLM',
 };
 
-export function headDimOf(spec: ModelSpec): number {
+function headDimOf(spec: ModelSpec): number {
   return spec.headDim ?? spec.hidden / spec.heads;
 }
 
-export function configJson(spec: ModelSpec): Record<string, unknown> {
+function configJson(spec: ModelSpec): Record<string, unknown> {
   const cfg: Record<string, unknown> = {
     architectures: [ARCHITECTURES[spec.family]],
     model_type: spec.family,

@@ -178,7 +178,7 @@ export class RefModel {
     const rows = h.map((x) => linear(x, this.weight(name + '.weight'), this.w.get(name + '.bias')));
     return Array.from({ length: heads }, (_, j) =>
       rows.map((r, t) => {
-        let v = r.slice(j * D, (j + 1) * D);
+        let v: Float64Array = r.slice(j * D, (j + 1) * D);
         if (norm) v = rmsNorm(v, this.weight(norm).data, this.eps);
         return rope ? this.rope(v, positions[t]) : v;
       }),

@@ -8,8 +8,9 @@
 //   an evicted cache costs what is kept, with no padding and no mask over the past.
 // - Attention is standard ops in the grouped layout (the G query heads of a KV head are rows of one
 //   matrix), so K/V are never duplicated and the softmax probabilities are at hand for scoring.
-// - One graph serves decoding, prefill, KVzip scoring and the baselines' statistics: onnxruntime runs
-//   only the nodes the requested outputs need, so a decode step never pays for scoring.
+// - One graph serves decoding, prefill, KVzip scoring and the baselines' statistics. onnxruntime
+//   runs every node whatever is fetched, so scoring and statistics sit in If branches switched by
+//   boolean inputs: a decode step never pays for them.
 import { Graph, MS } from '../onnx/builder';
 import { ModelConfig, RopeScaling } from './config';
 import { Checkpoint } from './safetensors';
@@ -31,6 +32,9 @@ export const IO = {
   scoreBounds: 'score_bounds',
   /** int64 [1]: first query row counted in `colsum`. */
   statRow0: 'stat_row0',
+  /** bool scalars switching the optional outputs on (they are empty otherwise). */
+  wantScores: 'want_scores',
+  wantColsum: 'want_colsum',
   logits: 'logits',
   /** [L, 2, Hkv, S, D]: post-RoPE keys and values of the new tokens. */
   present: 'present',
@@ -106,6 +110,9 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const positions = g.input(IO.positions, 'int64', ['S']);
   const bounds = g.input(IO.scoreBounds, 'int64', [4]);
   const statRow0 = g.input(IO.statRow0, 'int64', [1]);
+  const wantScores = g.input(IO.wantScores, 'bool', []);
+  const wantColsum = g.input(IO.wantColsum, 'bool', []);
+  const emptyRow = g.constFloat([], [1, 0]);
   const S = g.op('Shape', [ids]); // [1]
   const bound = (i: number) => g.op('Slice', [bounds, c([i]), c([i + 1])]);
   const [sinkEnd, chunkStart, chunkEnd, ownStart] = [0, 1, 2, 3].map(bound);
@@ -190,19 +197,34 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
       const z = g.op('Add', [g.op('ReduceSum', [ep, c([1])], { keepdims: 1 }), g.op('ReduceSum', [en, c([1])], { keepdims: 1 })]);
       outs.push(g.op('Div', [g.op('Add', [g.op('MatMul', [ep, pv]), g.op('MatMul', [en, vs[hd]])]), z]));
 
-      // KVzip: softmax over [sink, the scored chunk, the pass's own keys], max over rows → [chunk]
-      const slice = (t: string, a: string, b: string) => g.op('Slice', [t, a, b, c([1])]);
-      const P = g.op('Shape', [pk], { end: 1 });
-      const sel = g.op('Concat', [slice(sp, c([0]), sinkEnd), slice(sp, chunkStart, chunkEnd), slice(sp, ownStart, P), sn], { axis: 1 });
-      const chunkLen = g.op('Sub', [chunkEnd, chunkStart]);
-      const probs = slice(g.op('Softmax', [sel], { axis: 1 }), sinkEnd, g.op('Add', [sinkEnd, chunkLen]));
-      scoreRows.push(g.op('ReduceMax', [probs, c([0])], { keepdims: 1 }));
+      // KVzip: softmax over [sink, the scored chunk, the pass's own keys], max over rows → [1, chunk]
+      const slice = (b: Graph, t: string, a: string, e: string) => b.op('Slice', [t, a, e, c([1])]);
+      const [score] = g.ifElse(
+        wantScores,
+        [{ dtype: 'float', shape: [1, 'C'] }],
+        (b) => {
+          const P = b.op('Shape', [pk], { end: 1 });
+          const sel = b.op('Concat', [slice(b, sp, c([0]), sinkEnd), slice(b, sp, chunkStart, chunkEnd), slice(b, sp, ownStart, P), sn], { axis: 1 });
+          const probs = slice(b, b.op('Softmax', [sel], { axis: 1 }), sinkEnd, b.op('Add', [sinkEnd, b.op('Sub', [chunkEnd, chunkStart])]));
+          return [b.op('ReduceMax', [probs, c([0])], { keepdims: 1 })];
+        },
+        () => [emptyRow],
+      );
+      scoreRows.push(score);
 
-      // H2O / SnapKV statistics: the full attention probabilities summed over the chosen query rows
-      const full = g.op('Div', [g.op('Concat', [ep, en], { axis: 1 }), z]);
-      const rows = g.op('Slice', [g.op('Reshape', [full, g.op('Concat', [c([G]), S, c([-1])], { axis: 0 })]), statRow0, c([Number.MAX_SAFE_INTEGER]), c([1])]);
-      colsumRows.push(g.op('ReduceSum', [rows, c([0, 1])], { keepdims: 0 }));
-      if (probe.has(l)) g.output(IO.probeProbs(l, hd), full, 'float', ['GS', `T${l}_${hd}`]);
+      // H2O / SnapKV statistics: attention probabilities summed over the query rows >= row0 → [1, P+S]
+      const full = (b: Graph) => b.op('Div', [b.op('Concat', [ep, en], { axis: 1 }), z]);
+      const [colsum] = g.ifElse(
+        wantColsum,
+        [{ dtype: 'float', shape: [1, 'T'] }],
+        (b) => {
+          const rows = b.op('Slice', [b.op('Reshape', [full(b), b.op('Concat', [c([G]), S, c([-1])], { axis: 0 })]), statRow0, c([Number.MAX_SAFE_INTEGER]), c([1])]);
+          return [b.op('Reshape', [b.op('ReduceSum', [rows, c([0, 1])], { keepdims: 0 }), c([1, -1])])];
+        },
+        () => [emptyRow],
+      );
+      colsumRows.push(colsum);
+      if (probe.has(l)) g.output(IO.probeProbs(l, hd), full(g), 'float', ['GS', `T${l}_${hd}`]);
     }
     // [Hkv, G*S, D] → [S, H*D]
     const att = g.op('Concat', outs.map((o) => g.op('Unsqueeze', [o, c([0])])), { axis: 0 });
@@ -229,6 +251,6 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   g.output(IO.logits, logits, 'float', [1, V]);
   g.output(IO.present, g.op('Concat', presents, { axis: 0 }), 'float', [L, 2, Hkv, 'S', D]);
   g.output(IO.scores, g.op('Concat', scoreRows, { axis: 0 }), 'float', [L * Hkv, 'C']);
-  g.output(IO.colsum, g.op('Concat', colsumRows.map((r) => g.op('Unsqueeze', [r, c([0])])), { axis: 0 }), 'float', [L * Hkv, 'T']);
+  g.output(IO.colsum, g.op('Concat', colsumRows, { axis: 0 }), 'float', [L * Hkv, 'T']);
   return g.encode('repozip');
 }

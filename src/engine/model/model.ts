@@ -75,9 +75,7 @@ export class Model {
     const S = ids.length;
     if (S === 0) throw new EngineError('bad-input', 'forward needs at least one token');
     const positions = req.positions ?? ids.map((_, i) => cache.nextPosition + i);
-    if (positions[S - 1] >= this.config.maxPositions) {
-      throw new EngineError('bad-input', `position ${positions[S - 1]} is beyond the model's ${this.config.maxPositions} positions`);
-    }
+    this.checkInput(ids, positions);
     const { numLayers: L, numKvHeads: Hkv, headDim: D, vocabSize: V } = this.config;
     const int64 = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), [a.length]);
     const sc = req.score ?? { sinkEnd: 0, chunkStart: 0, chunkEnd: 0, ownStart: 0 };
@@ -86,6 +84,8 @@ export class Model {
       [IO.positions]: int64(positions),
       [IO.scoreBounds]: int64([sc.sinkEnd, sc.chunkStart, sc.chunkEnd, sc.ownStart]),
       [IO.statRow0]: int64([req.colsum?.row0 ?? 0]),
+      [IO.wantScores]: new ort.Tensor('bool', [!!req.score], []),
+      [IO.wantColsum]: new ort.Tensor('bool', [!!req.colsum], []),
     };
     for (let l = 0; l < L; l++) {
       for (let h = 0; h < Hkv; h++) {
@@ -110,6 +110,16 @@ export class Model {
     if (req.colsum) result.colsum = out[IO.colsum].data as Float32Array;
     if (req.probes) result.probes = Object.fromEntries(fetches.filter((f) => f.startsWith('probe.')).map((f) => [f, out[f]]));
     return result;
+  }
+
+  /** onnxruntime would wrap a negative id to the last row, or fail deep inside an op: refuse first. */
+  private checkInput(ids: number[], positions: number[]): void {
+    const { vocabSize, maxPositions } = this.config;
+    if (positions.length !== ids.length) throw new EngineError('bad-input', `${ids.length} tokens but ${positions.length} positions`);
+    const badId = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+    if (badId !== undefined) throw new EngineError('bad-input', `token id ${badId} is outside the vocabulary [0, ${vocabSize})`);
+    const badPos = positions.find((p) => !Number.isInteger(p) || p < 0 || p >= maxPositions);
+    if (badPos !== undefined) throw new EngineError('bad-input', `position ${badPos} is outside the model's ${maxPositions} positions`);
   }
 
   async dispose(): Promise<void> {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { f16ToF32, bf16ToF32 } from '../tensor/half';
+import { readJson } from './config';
 
 export type StDType = 'F32' | 'F16' | 'BF16';
 const BYTES: Record<StDType, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -76,8 +77,11 @@ export class Checkpoint {
     const index = path.join(dir, 'model.safetensors.index.json');
     let files: string[];
     if (fs.existsSync(index)) {
-      const map = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map ?? {};
-      files = [...new Set(Object.values(map))];
+      const map = readJson(index).weight_map;
+      if (!map || typeof map !== 'object' || Object.values(map).some((f) => typeof f !== 'string')) {
+        throw new EngineError('bad-model', 'model.safetensors.index.json has no valid "weight_map" (tensor name → shard file)');
+      }
+      files = [...new Set(Object.values(map as Record<string, string>))];
       for (const f of files) {
         if (!fs.existsSync(path.join(dir, f))) throw new EngineError('missing-file', `shard ${f} named in model.safetensors.index.json is missing from ${dir}`);
       }

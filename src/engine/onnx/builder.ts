@@ -1,18 +1,28 @@
 // A small graph-building DSL over proto.ts: every op call returns the name(s) of its output value(s),
 // so a forward pass reads like the maths it computes.
-import { AttrValue, Dim, DTypeName, encodeModel, InitializerSpec, NodeSpec, ValueSpec } from './proto';
+import { AttrValue, Dim, DTypeName, encodeModel, GraphSpec, InitializerSpec, NodeSpec, ValueSpec } from './proto';
 
 export const MS = 'com.microsoft';
 
+/** Names and constants are shared by a graph and its branches, so every value name is unique. */
+interface Scope {
+  counter: number;
+  consts: Map<string, string>;
+  inits: InitializerSpec[];
+}
+
 export class Graph {
   private readonly nodes: NodeSpec[] = [];
-  private readonly inits: InitializerSpec[] = [];
   private readonly inputs: ValueSpec[] = [];
   private readonly outputs: ValueSpec[] = [];
-  private readonly consts = new Map<string, string>();
-  private counter = 0;
+  private readonly scope: Scope;
 
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    parent?: Graph,
+  ) {
+    this.scope = parent?.scope ?? { counter: 0, consts: new Map(), inits: [] };
+  }
 
   input(name: string, dtype: DTypeName, shape: Dim[]): string {
     this.inputs.push({ name, dtype, shape });
@@ -31,7 +41,7 @@ export class Graph {
   }
 
   opN(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, opts: { domain?: string; names?: string[]; count?: number } = {}): string[] {
-    const id = this.counter++;
+    const id = this.scope.counter++;
     const outputs = opts.names ?? Array.from({ length: opts.count ?? 1 }, (_, i) => `${op}_${id}_${i}`);
     this.nodes.push({ op, inputs, outputs, name: `${op}_${id}`, domain: opts.domain, attrs });
     return outputs;
@@ -48,32 +58,46 @@ export class Graph {
 
   private constant(dtype: DTypeName, data: BigInt64Array | Float32Array, dims: number[]): string {
     const key = `${dtype}:${dims.join('x')}:${Array.from(data as ArrayLike<number | bigint>).join(',')}`;
-    const known = this.consts.get(key);
+    const known = this.scope.consts.get(key);
     if (known) return known;
-    const name = `const_${this.consts.size}`;
-    this.inits.push({ name, dtype, dims, raw: new Uint8Array(data.buffer.slice(0)) });
-    this.consts.set(key, name);
+    const name = `const_${this.scope.consts.size}`;
+    this.scope.inits.push({ name, dtype, dims, raw: new Uint8Array(data.buffer.slice(0)) });
+    this.scope.consts.set(key, name);
     return name;
   }
 
   /** A weight stored in the external data file. */
   external(name: string, dtype: DTypeName, dims: number[], location: string, offset: number, length: number): string {
-    this.inits.push({ name, dtype, dims, external: { location, offset, length } });
+    this.scope.inits.push({ name, dtype, dims, external: { location, offset, length } });
     return name;
   }
 
   inline(name: string, dtype: DTypeName, dims: number[], raw: Uint8Array): string {
-    this.inits.push({ name, dtype, dims, raw });
+    this.scope.inits.push({ name, dtype, dims, raw });
     return name;
+  }
+
+  /**
+   * An If node: only the branch `cond` selects runs. onnxruntime executes every node of a graph
+   * whatever outputs are fetched, so optional work (scoring, statistics) must sit in a branch.
+   * Each branch builder returns its output values; both must agree in count and rank.
+   */
+  ifElse(cond: string, outputs: { dtype: DTypeName; shape: Dim[] }[], then: (b: Graph) => string[], otherwise: (b: Graph) => string[]): string[] {
+    const branch = (label: string, build: (b: Graph) => string[]): { graph: GraphSpec } => {
+      const b = new Graph(`${label}_${this.scope.counter++}`, this);
+      build(b).forEach((v, i) => b.output(`${b.name}_out${i}`, v, outputs[i].dtype, outputs[i].shape));
+      return { graph: b.spec() };
+    };
+    return this.opN('If', [cond], { then_branch: branch('then', then), else_branch: branch('else', otherwise) }, { count: outputs.length });
+  }
+
+  private spec(): GraphSpec {
+    return { name: this.name, nodes: this.nodes, inputs: this.inputs, outputs: this.outputs, initializers: [] };
   }
 
   encode(producer: string): Uint8Array {
     return encodeModel({
-      graphName: this.name,
-      nodes: this.nodes,
-      inputs: this.inputs,
-      outputs: this.outputs,
-      initializers: this.inits,
+      graph: { ...this.spec(), initializers: this.scope.inits },
       opsets: [
         { domain: '', version: 21 },
         { domain: MS, version: 1 },

@@ -69,7 +69,7 @@ class Writer {
 export const DType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10 } as const;
 export type DTypeName = keyof typeof DType;
 
-export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
+export type AttrValue = number | number[] | string | { float: number } | { floats: number[] } | { graph: GraphSpec };
 export type Dim = number | string;
 
 export interface NodeSpec {
@@ -96,17 +96,22 @@ export interface InitializerSpec {
   external?: { location: string; offset: number; length: number };
 }
 
-export interface ModelSpec {
-  graphName: string;
+/** A graph: the model's main graph, or a branch of an If node (which may read outer values). */
+export interface GraphSpec {
+  name: string;
   nodes: NodeSpec[];
   inputs: ValueSpec[];
   outputs: ValueSpec[];
   initializers: InitializerSpec[];
+}
+
+export interface ModelSpec {
+  graph: GraphSpec;
   opsets: { domain: string; version: number }[];
   producer: string;
 }
 
-const AttrType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 };
+const AttrType = { FLOAT: 1, INT: 2, STRING: 3, GRAPH: 5, FLOATS: 6, INTS: 7 };
 
 function writeAttr(w: Writer, name: string, v: AttrValue): void {
   w.string(1, name);
@@ -122,6 +127,9 @@ function writeAttr(w: Writer, name: string, v: AttrValue): void {
   } else if ('float' in v) {
     w.float(2, v.float);
     w.int(20, AttrType.FLOAT);
+  } else if ('graph' in v) {
+    w.message(6, (g) => writeGraph(g, v.graph));
+    w.int(20, AttrType.GRAPH);
   } else {
     for (const x of v.floats) w.float(7, x);
     w.int(20, AttrType.FLOATS);
@@ -157,27 +165,29 @@ function writeTensor(w: Writer, t: InitializerSpec): void {
   }
 }
 
+function writeGraph(g: Writer, graph: GraphSpec): void {
+  for (const n of graph.nodes) {
+    g.message(1, (node) => {
+      for (const i of n.inputs) node.string(1, i);
+      for (const o of n.outputs) node.string(2, o);
+      node.string(3, n.name);
+      node.string(4, n.op);
+      if (n.domain) node.string(7, n.domain);
+      for (const [k, v] of Object.entries(n.attrs ?? {})) node.message(5, (a) => writeAttr(a, k, v));
+    });
+  }
+  g.string(2, graph.name);
+  for (const t of graph.initializers) g.message(5, (tp) => writeTensor(tp, t));
+  for (const v of graph.inputs) g.message(11, (vi) => writeValueInfo(vi, v));
+  for (const v of graph.outputs) g.message(12, (vi) => writeValueInfo(vi, v));
+}
+
 /** Serialises a model to ONNX protobuf bytes. */
 export function encodeModel(m: ModelSpec): Uint8Array {
   const w = new Writer();
   w.int(1, 10); // ir_version
   for (const o of m.opsets) w.message(8, (op) => (op.string(1, o.domain), op.int(2, o.version)));
   w.string(2, m.producer);
-  w.message(7, (g) => {
-    for (const n of m.nodes) {
-      g.message(1, (node) => {
-        for (const i of n.inputs) node.string(1, i);
-        for (const o of n.outputs) node.string(2, o);
-        node.string(3, n.name);
-        node.string(4, n.op);
-        if (n.domain) node.string(7, n.domain);
-        for (const [k, v] of Object.entries(n.attrs ?? {})) node.message(5, (a) => writeAttr(a, k, v));
-      });
-    }
-    g.string(2, m.graphName);
-    for (const t of m.initializers) g.message(5, (tp) => writeTensor(tp, t));
-    for (const v of m.inputs) g.message(11, (vi) => writeValueInfo(vi, v));
-    for (const v of m.outputs) g.message(12, (vi) => writeValueInfo(vi, v));
-  });
+  w.message(7, (g) => writeGraph(g, m.graph));
   return w.finish();
 }

@@ -1,0 +1,111 @@
+// The messages between an engine client (the extension, or the CLI) and the engine host process.
+// onnxruntime's run() blocks its thread and a native crash takes its process down, so the model
+// lives in a child process; this typed request/event/result protocol is all that crosses over.
+import type { ErrorCode } from '../errors';
+
+/** Each method: what the caller sends, what it gets back, what it hears while waiting. */
+export interface Methods {
+  ping: { params: Record<string, never>; result: { pid: number; node: string }; event: never };
+  index: { params: IndexParams; result: IndexResult; event: ProgressEvent };
+  ask: { params: AskParams; result: AskResult; event: ProgressEvent | TextEvent };
+  status: { params: StatusParams; result: StatusResult; event: never };
+}
+export type Method = keyof Methods;
+
+export interface EngineSettings {
+  /** A model folder or a hub id `org/name[@revision]`. */
+  model: string;
+  device?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+  weights?: 'fp32' | 'int4';
+  /** Where snapshots and converted models are kept. */
+  cacheDir?: string;
+}
+
+export interface RepoSettings {
+  root: string;
+  include?: string[];
+  exclude?: string[];
+  maxContextTokens?: number;
+  maxFileBytes?: number;
+  ratio?: number;
+  press?: string;
+  kvDtype?: 'fp16' | 'int8';
+  /** Cache size budget in bytes (LRU eviction of old snapshots). */
+  budgetBytes?: number;
+}
+
+export interface IndexParams {
+  engine: EngineSettings;
+  repo: RepoSettings;
+}
+
+export interface IndexResult {
+  key: string;
+  reused: boolean;
+  /** Another process built it while this one waited. */
+  builtElsewhere: boolean;
+  files: { included: number; skipped: { path: string; reason: string }[]; leftOut: { path: string; reason: string }[] };
+  tokens: { prefix: number; context: number };
+  keptRatio: number;
+  bytesOnDisk: number;
+  timings: Record<string, number>;
+}
+
+export interface AskParams {
+  engine: EngineSettings;
+  repo: RepoSettings;
+  question: string;
+  maxTokens?: number;
+  temperature?: number;
+  /** Build the cache first when there is none for the current snapshot. */
+  build?: boolean;
+}
+
+export interface AskResult {
+  text: string;
+  stop: string;
+  cacheReused: boolean;
+  key: string;
+  firstTokenMs: number;
+  tokens: number;
+  decodeMsPerToken: number;
+  /** Files of the snapshot, for turning paths in the answer into links. */
+  files: string[];
+}
+
+export interface StatusParams {
+  engine: EngineSettings;
+  repo: RepoSettings;
+}
+
+export interface StatusResult {
+  state: 'none' | 'ready' | 'stale';
+  key?: string;
+  bytes?: number;
+  keptRatio?: number;
+  /** Files changed since the newest cached snapshot of this repository. */
+  changedFiles?: number;
+}
+
+export interface ProgressEvent {
+  kind: 'progress';
+  phase: 'loading' | 'listing' | 'tokenizing' | 'prefill' | 'scoring' | 'writing' | 'waiting' | 'answering';
+  done: number;
+  total: number;
+}
+
+export interface TextEvent {
+  kind: 'text';
+  delta: string;
+}
+
+export type ToHost =
+  | { type: 'call'; id: number; method: Method; params: unknown }
+  | { type: 'cancel'; id: number }
+  | { type: 'shutdown' };
+
+export type FromHost =
+  | { type: 'ready'; pid: number }
+  | { type: 'event'; id: number; event: ProgressEvent | TextEvent }
+  | { type: 'result'; id: number; result: unknown }
+  | { type: 'error'; id: number; code: ErrorCode; message: string };
