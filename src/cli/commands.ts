@@ -2,5 +2,8 @@
 import { Command } from './command';
 import { generateCommand } from './generate';
 import { debugCommand } from './debug';
+import { modelCommand } from './model';
+import { cacheCommand } from './cache';
+import { askCommand, indexCommand } from './repo-commands';
 
-export const commands: Command[] = [generateCommand, debugCommand];
+export const commands: Command[] = [indexCommand, askCommand, generateCommand, modelCommand, cacheCommand, debugCommand];

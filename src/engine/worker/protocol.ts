@@ -66,7 +66,10 @@ export interface AskResult {
   stop: string;
   cacheReused: boolean;
   key: string;
+  /** From the call to the first answer token, everything included. */
   firstTokenMs: number;
+  /** Where that time went: listing+tokenizing the repo, loading the cache, prefilling the question. */
+  timings: { snapshotMs: number; loadMs: number; questionPrefillMs: number };
   tokens: number;
   decodeMsPerToken: number;
   /** Files of the snapshot, for turning paths in the answer into links. */

@@ -1,0 +1,114 @@
+// `repozip index` and `repozip ask`: build (or find) a repository's compressed cache, and answer
+// from it. Both run the engine service in this process.
+import { EngineError } from '../engine/errors';
+import { EngineService } from '../engine/service';
+import type { EngineSettings, ProgressEvent, RepoSettings, TextEvent } from '../engine/worker/protocol';
+import { numberOpt, parse } from './args';
+import { Command, printJson } from './command';
+import { loadOptions, modelOptions } from './engine-opts';
+
+const repoOptions = {
+  ...modelOptions,
+  ratio: { type: 'string' },
+  press: { type: 'string' },
+  'max-context': { type: 'string' },
+  include: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
+  int8: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+type RepoFlags = { [K in keyof typeof repoOptions]?: (typeof repoOptions)[K] extends { multiple: true } ? string[] : (typeof repoOptions)[K]['type'] extends 'boolean' ? boolean : string };
+
+function settings(root: string | undefined, v: RepoFlags, usage: string): { engine: EngineSettings; repo: RepoSettings } {
+  if (!root) throw new EngineError('bad-input', `a repository folder is required\nusage: ${usage}`);
+  if (!v.model) throw new EngineError('bad-input', `--model is required\nusage: ${usage}`);
+  const o = loadOptions(v);
+  return {
+    engine: { model: v.model, device: o.device, weights: o.weights, cacheDir: v['cache-dir'] },
+    repo: {
+      root,
+      ratio: numberOpt(v.ratio, 'ratio', 0.3, 1e-6, 1),
+      press: v.press,
+      maxContextTokens: v['max-context'] === undefined ? undefined : numberOpt(v['max-context'], 'max-context', 0, 1),
+      include: v.include,
+      exclude: v.exclude,
+      kvDtype: v.int8 ? 'int8' : 'fp16',
+    },
+  };
+}
+
+/** Progress on stderr, one line per phase change (or a refreshed line on a TTY). */
+function progress(quiet: boolean | undefined) {
+  let last = '';
+  return (e: ProgressEvent | TextEvent) => {
+    if (quiet || e.kind !== 'progress') return;
+    const pct = e.total ? Math.floor((100 * e.done) / e.total) : 0;
+    const line = `${e.phase} ${pct}%`;
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
+    else if (e.phase !== last) process.stderr.write(`${e.phase}\n`);
+    last = e.phase;
+  };
+}
+
+const indexUsage = 'repozip index <repoDir> --model DIR [--ratio 0.3] [--press kvzip] [--max-context N] [--include GLOB]... [--exclude GLOB]... [--int8] [--cache-dir D] [--device D] [--json]';
+
+export const indexCommand: Command = {
+  name: 'index',
+  summary: 'build (or find) the compressed cache of a repository',
+  usage: indexUsage,
+  async run(argv, signal) {
+    const { values: v, positionals } = parse(argv, repoOptions, indexUsage);
+    const p = settings(positionals[0], v, indexUsage);
+    const service = new EngineService();
+    try {
+      const emit = progress(v.quiet || v.json);
+      const r = await service.index(p, { signal, emit });
+      if (process.stderr.isTTY && !v.json && !v.quiet) process.stderr.write('\n');
+      if (v.json) printJson(r);
+      else {
+        console.log(`${r.reused ? 'reused' : r.builtElsewhere ? 'built by another process' : 'built'} cache ${r.key.slice(0, 16)}`);
+        console.log(`files: ${r.files.included} included, ${r.files.skipped.length} skipped, ${r.files.leftOut.length} left out by the token budget`);
+        console.log(`tokens: ${r.tokens.context} context + ${r.tokens.prefix} prefix; kept ratio ${r.keptRatio}; ${(r.bytesOnDisk / 1e6).toFixed(2)} MB on disk`);
+        console.log(`timings (ms): ${Object.entries(r.timings).map(([k, t]) => `${k} ${t.toFixed(0)}`).join(', ')}`);
+      }
+      return 0;
+    } finally {
+      await service.dispose();
+    }
+  },
+};
+
+const askUsage = 'repozip ask <repoDir> --model DIR [--max-tokens N] [--temperature T] [--no-build] [index options] [--json] "question"';
+
+export const askCommand: Command = {
+  name: 'ask',
+  summary: 'answer a question from the repository cache (built first if needed)',
+  usage: askUsage,
+  async run(argv, signal) {
+    const { values: v, positionals } = parse(argv, { ...repoOptions, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'no-build': { type: 'boolean' } }, askUsage);
+    const [root, ...words] = positionals;
+    const question = words.join(' ').trim();
+    if (!question) throw new EngineError('bad-input', `a question is required\nusage: ${askUsage}`);
+    const p = settings(root, v, askUsage);
+    const service = new EngineService();
+    try {
+      const showProgress = progress(v.quiet || v.json);
+      const r = await service.ask(
+        { ...p, question, maxTokens: numberOpt(v['max-tokens'], 'max-tokens', 512, 1), temperature: numberOpt(v.temperature, 'temperature', 0, 0, 10), build: !v['no-build'] },
+        {
+          signal,
+          emit: (e) => {
+            if (e.kind === 'text' && !v.json) process.stdout.write(e.delta);
+            else showProgress(e);
+          },
+        },
+      );
+      if (v.json) printJson(r);
+      else process.stdout.write(`\n\n[${r.cacheReused ? 'cache reused' : 'cache built'}; first token after ${r.firstTokenMs.toFixed(0)} ms; ${r.tokens} tokens]\n`);
+      return 0;
+    } finally {
+      await service.dispose();
+    }
+  },
+};

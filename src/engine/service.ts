@@ -1,0 +1,257 @@
+// What the engine does for a repository: index (build or find the compressed cache of the current
+// snapshot) and ask (answer from it). The engine host process serves these to the extension; the
+// CLI calls them in-process. The model and the last compressed cache stay loaded between calls.
+import * as path from 'node:path';
+import { buildRepoContext, listFiles, RepoContext, snapshotKey } from '../repo';
+import { EngineError } from './errors';
+import { generate } from './generate';
+import { KvCache } from './kv/cache';
+import { compressContext } from './kv/compress';
+import { makePress } from './kv/presses';
+import { KVZIP_CHUNK } from './kv/presses/kvzip';
+import { BudgetMode } from './kv/select';
+import { defaultCacheRoot, modelFingerprint } from './model/convert';
+import { Model } from './model/model';
+import { withBuildLock } from './store/lock';
+import { CacheHeader } from './store/format';
+import { defaultSnapshotDir, SnapshotStore } from './store/store';
+import type { AskParams, AskResult, EngineSettings, IndexParams, IndexResult, Method, Methods, ProgressEvent, RepoSettings, StatusParams, StatusResult, TextEvent } from './worker/protocol';
+
+export const DEFAULT_RATIO = 0.3;
+const BUDGET_MODE: BudgetMode = 'global';
+/** The words around the repository in the cache's prefix; part of the snapshot key. */
+export const SYSTEM_PROMPT = 'You are repozip, an assistant that answers questions about the software repository given below. Be precise and cite file paths.';
+const PROMPT_VERSION = 1;
+/** Tokens of the repeat instruction before a chunk in a KVzip pass (with room to spare). */
+const LEAD_ROOM = 64;
+
+/**
+ * The longest context a model's positions allow. A KVzip pass feeds a chunk again after the whole
+ * context (positions up to prefix + n + lead + chunk), and a question with its answer follows the
+ * context too; both must stay inside the positions the model was trained on.
+ */
+export function contextLimit(maxPositions: number, prefix: number, chunk = KVZIP_CHUNK): number {
+  const free = maxPositions - prefix;
+  const answerRoom = Math.min(1024, Math.floor(maxPositions / 4));
+  const longChunks = free - LEAD_ROOM - chunk >= chunk ? free - LEAD_ROOM - chunk : 0; // n >= chunk
+  const shortContext = Math.min(chunk - 1, Math.floor((free - LEAD_ROOM) / 2)); // n < chunk: the pass re-feeds all n
+  return Math.max(0, Math.min(Math.max(longChunks, shortContext), free - answerRoom));
+}
+
+export interface CallContext {
+  signal: AbortSignal;
+  emit: (e: ProgressEvent | TextEvent) => void;
+}
+
+interface Snapshot {
+  key: string;
+  repo: RepoContext;
+  prefix: number[];
+  postfix: number[];
+  fingerprint: string;
+}
+
+export class EngineService {
+  private model: Model | null = null;
+  private modelKey = '';
+  private warm: { key: string; cache: KvCache; header: CacheHeader } | null = null;
+
+  /** Calls that need the model run one at a time in the host; the others answer at once. */
+  static needsModel(method: Method): boolean {
+    return method === 'index' || method === 'ask';
+  }
+
+  async dispatch(method: Method, params: unknown, ctx: CallContext): Promise<Methods[Method]['result']> {
+    switch (method) {
+      case 'ping':
+        return { pid: process.pid, node: process.version };
+      case 'index':
+        return this.index(params as IndexParams, ctx);
+      case 'ask':
+        return this.ask(params as AskParams, ctx);
+      case 'status':
+        return this.status(params as StatusParams);
+      default:
+        throw new EngineError('bad-input', `unknown method ${String(method)}`);
+    }
+  }
+
+  private async loadModel(s: EngineSettings, ctx: CallContext): Promise<Model> {
+    const key = JSON.stringify([s.model, s.device, s.weights, s.cacheDir]);
+    if (this.model && this.modelKey === key) return this.model;
+    ctx.emit({ kind: 'progress', phase: 'loading', done: 0, total: 1 });
+    await this.dispose();
+    this.model = await Model.load(s.model, { device: s.device ?? 'auto', weights: s.weights, cacheRoot: s.cacheDir });
+    this.modelKey = key;
+    ctx.emit({ kind: 'progress', phase: 'loading', done: 1, total: 1 });
+    return this.model;
+  }
+
+  private store(s: EngineSettings): SnapshotStore {
+    return new SnapshotStore(defaultSnapshotDir(s.cacheDir ?? defaultCacheRoot()));
+  }
+
+  /** Lists, orders and tokenizes the repository and computes its snapshot key. */
+  private async snapshot(model: Model, s: EngineSettings, r: RepoSettings, ctx: CallContext): Promise<Snapshot> {
+    const tok = model.tokenizer;
+    const frame = tok.chatFrame(tok.hasChatTemplate ? SYSTEM_PROMPT : null);
+    const positions = contextLimit(model.config.maxPositions, frame.prefix.length);
+    if (positions < 64) throw new EngineError('bad-input', `the model has only ${model.config.maxPositions} positions: no room for a repository`);
+    const maxTokens = Math.min(r.maxContextTokens ?? positions, positions);
+    ctx.emit({ kind: 'progress', phase: 'listing', done: 0, total: 1 });
+    const repo = await buildRepoContext({ root: r.root, tokenizer: tok, maxTokens, include: r.include, exclude: r.exclude, maxFileBytes: r.maxFileBytes, signal: ctx.signal });
+    ctx.emit({ kind: 'progress', phase: 'tokenizing', done: 1, total: 1 });
+    if (repo.ids.length === 0) throw new EngineError('bad-input', `no file of ${r.root} could be included (${repo.skipped.length} skipped)`);
+    const fingerprint = modelFingerprint(model.dir, s.cacheDir ?? defaultCacheRoot());
+    const key = snapshotKey({
+      files: repo.files,
+      repoName: repo.repoName,
+      modelId: s.model,
+      modelFingerprint: fingerprint,
+      tokenizerFingerprint: fingerprint,
+      promptFormat: `${repo.promptFormat}+prompt${PROMPT_VERSION}`,
+      kvzip: { ratio: r.ratio ?? DEFAULT_RATIO, press: r.press ?? 'kvzip', chunk: KVZIP_CHUNK, mode: BUDGET_MODE, dtype: r.kvDtype ?? 'fp16' },
+    });
+    return { key, repo, prefix: frame.prefix, postfix: frame.postfix, fingerprint };
+  }
+
+  async index(p: IndexParams, ctx: CallContext): Promise<IndexResult> {
+    const t0 = performance.now();
+    const model = await this.loadModel(p.engine, ctx);
+    const snap = await this.snapshot(model, p.engine, p.repo, ctx);
+    const timings: Record<string, number> = { list: snap.repo.timings.list, order: snap.repo.timings.order, tokenize: snap.repo.timings.layout };
+    const store = this.store(p.engine);
+    await store.cleanupStale();
+    const reused = await store.has(snap.key);
+    let outcome: 'built' | 'reused' = 'reused';
+    if (!reused) {
+      outcome = await withBuildLock(
+        store.dir,
+        snap.key,
+        { ready: () => store.has(snap.key), signal: ctx.signal, onWait: () => ctx.emit({ kind: 'progress', phase: 'waiting', done: 0, total: 1 }) },
+        async () => {
+          const ratio = p.repo.ratio ?? DEFAULT_RATIO;
+          const press = makePress(p.repo.press ?? 'kvzip');
+          const res = await compressContext(model, snap.prefix, snap.repo.ids, snap.postfix, {
+            press,
+            ratio,
+            mode: BUDGET_MODE,
+            signal: ctx.signal,
+            onProgress: (phase, done, total) => ctx.emit({ kind: 'progress', phase: phase === 'prefill' ? 'prefill' : 'scoring', done, total }),
+          });
+          timings.prefill = res.prefillMs;
+          timings.scoring = res.scoreMs;
+          ctx.emit({ kind: 'progress', phase: 'writing', done: 0, total: 1 });
+          const tw = performance.now();
+          await store.save(
+            res.cache,
+            {
+              snapshotKey: snap.key,
+              modelId: p.engine.model,
+              modelFingerprint: snap.fingerprint,
+              press: press.name,
+              ratio,
+              budgetMode: BUDGET_MODE,
+              prefixIds: snap.prefix,
+              contextLength: snap.repo.ids.length,
+              files: snap.repo.files.map(({ path: p2, headerStart, start, end }) => ({ path: p2, headerStart, start, end })),
+              meta: { root: path.resolve(p.repo.root), repoName: snap.repo.repoName, listing: snap.repo.files.map((f) => [f.path, f.sha256]), skipped: snap.repo.skipped.length, leftOut: snap.repo.leftOut.length },
+            },
+            p.repo.kvDtype ?? 'fp16',
+          );
+          timings.write = performance.now() - tw;
+          this.warm = null;
+          ctx.emit({ kind: 'progress', phase: 'writing', done: 1, total: 1 });
+        },
+      );
+      if (p.repo.budgetBytes) await store.gc(p.repo.budgetBytes, [snap.key]);
+    }
+    const entry = (await store.list()).find((e) => e.key === snap.key);
+    timings.total = performance.now() - t0;
+    return {
+      key: snap.key,
+      reused,
+      builtElsewhere: !reused && outcome === 'reused',
+      files: {
+        included: snap.repo.files.length,
+        skipped: snap.repo.skipped.map((s) => ({ path: s.path, reason: s.reason })),
+        leftOut: snap.repo.leftOut.map((s) => ({ path: s.path, reason: s.reason })),
+      },
+      tokens: { prefix: snap.prefix.length, context: snap.repo.ids.length },
+      keptRatio: entry?.header?.ratio ?? p.repo.ratio ?? DEFAULT_RATIO,
+      bytesOnDisk: entry?.bytes ?? 0,
+      timings,
+    };
+  }
+
+  async ask(p: AskParams, ctx: CallContext): Promise<AskResult> {
+    const t0 = performance.now();
+    const model = await this.loadModel(p.engine, ctx);
+    const snap = await this.snapshot(model, p.engine, p.repo, ctx);
+    const store = this.store(p.engine);
+    let cacheReused = true;
+    if (!(await store.has(snap.key))) {
+      if (p.build === false) throw new EngineError('bad-input', 'there is no cache for the current snapshot of this repository: build it first (repozip index)');
+      await this.index(p, ctx);
+      cacheReused = false;
+    }
+    const tLoad = performance.now();
+    if (this.warm?.key !== snap.key) {
+      const loaded = await store.load(snap.key, { modelFingerprint: snap.fingerprint, shape: { layers: model.config.numLayers, kvHeads: model.config.numKvHeads, headDim: model.config.headDim } });
+      if (!loaded) throw new EngineError('corrupt-cache', `the cache for snapshot ${snap.key} disappeared while loading`);
+      this.warm = { key: snap.key, ...loaded };
+    }
+    const { cache } = this.warm;
+    const tok = model.tokenizer;
+    const question = [...tok.encodeText(`\n\nQuestion: ${p.question.trim()}`), ...snap.postfix];
+    const mark = cache.mark();
+    const tAsk = performance.now();
+    try {
+      ctx.emit({ kind: 'progress', phase: 'answering', done: 0, total: 1 });
+      const out = await generate(model, cache, question, {
+        maxTokens: p.maxTokens ?? 512,
+        sampling: { temperature: p.temperature ?? 0, topP: 0.95, seed: 0 },
+        signal: ctx.signal,
+        onText: (delta) => ctx.emit({ kind: 'text', delta }),
+      });
+      return {
+        text: out.text,
+        stop: out.stop,
+        cacheReused,
+        key: snap.key,
+        firstTokenMs: tAsk - t0 + out.firstTokenMs,
+        timings: { snapshotMs: tLoad - t0, loadMs: tAsk - tLoad, questionPrefillMs: out.prefillMs },
+        tokens: out.ids.length,
+        decodeMsPerToken: out.decodeMsPerToken,
+        files: snap.repo.files.map((f) => f.path),
+      };
+    } finally {
+      cache.rollback(mark);
+    }
+  }
+
+  /** Whether the current files have a cache, without loading the model or tokenizing. */
+  async status(p: StatusParams): Promise<StatusResult> {
+    const store = this.store(p.engine);
+    const root = path.resolve(p.repo.root);
+    const mine = (await store.list()).filter((e) => e.header?.meta.root === root).sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
+    if (mine.length === 0) return { state: 'none' };
+    const newest = mine[0];
+    const meta = newest.header!.meta;
+    const listing = await listFiles(root, { include: p.repo.include, exclude: p.repo.exclude, maxFileBytes: p.repo.maxFileBytes });
+    const now = new Map(listing.files.map((f) => [f.path, f.sha256]));
+    const then = new Map((meta.listing as [string, string][] | undefined) ?? []);
+    let changed = 0;
+    for (const [file, sha] of then) if (now.get(file) !== sha) changed++; // edited or deleted
+    // new files count, except as many as the token budget left out last time (they were listed then too)
+    changed += Math.max(0, [...now.keys()].filter((f) => !then.has(f)).length - Number(meta.leftOut ?? 0));
+    return { state: changed === 0 ? 'ready' : 'stale', key: newest.key, bytes: newest.bytes, keptRatio: newest.header!.ratio, changedFiles: changed };
+  }
+
+  async dispose(): Promise<void> {
+    this.warm = null;
+    const m = this.model;
+    this.model = null;
+    if (m) await m.dispose();
+  }
+}
