@@ -1,0 +1,69 @@
+// `repozip model pull|ls` — get models from the Hugging Face hub and see what is downloaded.
+// On a terminal a pull draws one progress line; piped (or with --json) it writes one JSON event
+// per line, which is what the extension and scripts read.
+import { EngineError } from '../engine/errors';
+import { pullModel } from '../engine/hub/download';
+import { formatBytes, formatDuration } from '../engine/hub/format';
+import { listCachedModels } from '../engine/hub/layout';
+import { Progress } from '../engine/hub/progress';
+import { hubSettings } from '../engine/hub/settings';
+import { parse } from './args';
+import { Command, printJson } from './command';
+
+const USAGE = 'repozip model pull <org/name>[@revision] [--json] [--token T]\n       repozip model ls [--json]';
+
+export const modelCommand: Command = {
+  name: 'model',
+  summary: 'download a model from the Hugging Face hub (pull) or list downloaded ones (ls)',
+  usage: USAGE,
+  async run(argv, signal) {
+    const [sub, ...rest] = argv;
+    if (sub === 'pull') return pull(rest, signal);
+    if (sub === 'ls') return ls(rest);
+    throw new EngineError('bad-input', `${sub ? `unknown subcommand "${sub}"` : 'missing subcommand'}\nusage: ${USAGE}`);
+  },
+};
+
+async function pull(argv: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, token: { type: 'string' } }, USAGE);
+  if (positionals.length !== 1) throw new EngineError('bad-input', `model pull takes one model id\nusage: ${USAGE}`);
+  const bar = process.stdout.isTTY && !values.json;
+  const onProgress = bar ? drawBar : (p: Progress) => printJson({ event: 'progress', ...p });
+  let path: string;
+  try {
+    path = await pullModel(positionals[0], { token: values.token, signal, onProgress });
+  } finally {
+    if (bar) process.stdout.write('\r\x1b[K');
+  }
+  if (bar) console.log(path);
+  else printJson({ event: 'done', path });
+  return 0;
+}
+
+/** One line, redrawn in place: file, percent, bytes, rate, ETA. */
+function drawBar(p: Progress): void {
+  const fraction = p.totalAll ? p.bytesAll / p.totalAll : 1;
+  const width = 20;
+  const filled = Math.round(fraction * width);
+  const eta = p.etaSeconds === null ? '' : `  ETA ${formatDuration(p.etaSeconds)}`;
+  const line = `${p.file}  ${String(Math.floor(fraction * 100)).padStart(3)}% [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${formatBytes(p.bytesAll)} / ${formatBytes(p.totalAll)}  ${formatBytes(p.rate)}/s${eta}`;
+  process.stdout.write(`\r${line.slice(0, (process.stdout.columns || 100) - 1)}\x1b[K`);
+}
+
+function ls(argv: string[]): number {
+  const { values } = parse(argv, { json: { type: 'boolean' } }, USAGE);
+  const cacheDir = hubSettings().cacheDir;
+  const models = listCachedModels(cacheDir);
+  if (values.json) {
+    printJson(models);
+    return 0;
+  }
+  if (!models.length) console.log(`no models in ${cacheDir}`);
+  for (const m of models) {
+    console.log(`${m.id}  ${formatBytes(m.sizeOnDisk)}  ${m.path}`);
+    for (const r of m.revisions) {
+      console.log(`  ${r.commit.slice(0, 10)}${r.refs.length ? ` (${r.refs.join(', ')})` : ''}${r.complete ? '' : '  incomplete'}  ${r.path}`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,241 @@
+// A directory of compressed snapshots, one file per snapshot key: `<key>.rzkv`. A file appears
+// only complete (written to a temporary name, fsynced, renamed), is used only after full
+// validation, and is deleted when it fails it, so the caller rebuilds instead of answering from
+// garbage. There is no index to go wrong: the directory listing is the index, a file's mtime is its
+// last use (touched on every load), and its header says everything else.
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { EngineError } from '../errors';
+import { KvCache } from '../kv/cache';
+import { defaultCacheRoot } from '../model/convert';
+import { ByteSource, CacheHeader, decodeSnapshot, encodeSnapshot, Expect, KvDtype, readHeader, SnapshotInfo } from './format';
+import { pidAlive } from './lock';
+
+export const SNAPSHOT_EXT = '.rzkv';
+export const DEFAULT_BUDGET_BYTES = 4 * 1024 ** 3;
+/** A temporary file this much older than its last write is abandoned even if its pid lives (pid reuse). */
+export const STALE_TEMP_MS = 10 * 60_000;
+
+// `<key>.rzkv.<pid>.<random>.tmp`: the pid says whether its writer still lives.
+const TEMP = /^.+\.rzkv\.(\d+)\.[0-9a-f]+\.tmp$/;
+// Keys become file names: nothing that could escape the directory or upset a file system.
+const KEY = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** Snapshots live next to the converted graphs, in their own folder. */
+export function defaultSnapshotDir(root = defaultCacheRoot()): string {
+  return path.join(root, 'snapshots');
+}
+
+export interface SnapshotEntry {
+  key: string;
+  bytes: number;
+  lastUsed: Date;
+  /** Absent when the header cannot be read; `problem` then says why. */
+  header?: CacheHeader;
+  problem?: string;
+}
+
+export interface GcResult {
+  removed: string[];
+  /** Bytes of snapshots left. */
+  bytes: number;
+}
+
+export class SnapshotStore {
+  constructor(readonly dir: string) {}
+
+  pathOf(key: string): string {
+    if (!KEY.test(key)) throw new EngineError('bad-input', `snapshot key ${JSON.stringify(key)} must be 1-128 letters, digits, "-" or "_"`);
+    return path.join(this.dir, key + SNAPSHOT_EXT);
+  }
+
+  /** Writes a snapshot atomically: a crash at any point leaves the previous file for the key intact. */
+  async save(cache: KvCache, info: SnapshotInfo, dtype: KvDtype = 'fp16'): Promise<{ path: string; bytes: number; header: CacheHeader }> {
+    const file = this.pathOf(info.snapshotKey);
+    const { header, chunks } = encodeSnapshot(cache, info, dtype);
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    let fh: fsp.FileHandle | undefined;
+    let bytes = 0;
+    try {
+      await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      fh = await fsp.open(tmp, 'wx', 0o600);
+      for (const chunk of chunks) {
+        for (let done = 0; done < chunk.length; ) done += (await fh.write(chunk, done, chunk.length - done)).bytesWritten;
+        bytes += chunk.length;
+      }
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      await fsp.rename(tmp, file);
+    } catch (e) {
+      await fh?.close().catch(() => {});
+      await fsp.rm(tmp, { force: true }).catch(() => {});
+      throw e instanceof EngineError ? e : ioError(`cannot write ${file}`, e);
+    }
+    await syncDir(this.dir);
+    return { path: file, bytes, header };
+  }
+
+  /**
+   * The snapshot for `key`, fully validated, or undefined when there is none. A file that fails
+   * validation is deleted and reported as `corrupt-cache`: the caller rebuilds.
+   */
+  async load(key: string, expect: Omit<Expect, 'snapshotKey'> = {}): Promise<{ cache: KvCache; header: CacheHeader } | undefined> {
+    const file = this.pathOf(key);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(file, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new EngineError('corrupt-cache', `cannot read ${file}: ${describe(e)}`);
+    }
+    let st: Stats | undefined;
+    let problem: string;
+    try {
+      st = await fh.stat();
+      if (st.isFile()) {
+        const result = await decodeSnapshot(fileSource(fh, st.size), { ...expect, snapshotKey: key });
+        const now = new Date();
+        await fsp.utimes(file, now, now).catch(() => {}); // the last use, for gc; a read-only store still loads
+        return result;
+      }
+      problem = `${file} is not a regular file; remove it (repozip cache rm ${key})`;
+    } catch (e) {
+      // only a failed validation condemns the file; an I/O or memory error says nothing about it
+      if (!(e instanceof EngineError)) throw new EngineError('corrupt-cache', `cannot read ${file}: ${describe(e)}`);
+      problem = e.message;
+    } finally {
+      await fh.close();
+    }
+    if (!st?.isFile()) throw new EngineError('corrupt-cache', problem);
+    // Delete only the file judged: a writer may have renamed a good one into place meanwhile.
+    const current = await fsp.stat(file).catch(() => undefined);
+    const same = current?.ino === st.ino && current.dev === st.dev;
+    const deleted = same && (await fsp.rm(file, { force: true }).then(() => true, () => false));
+    throw new EngineError('corrupt-cache', `${file}: ${problem}${deleted ? '; the file was deleted' : ''}`);
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await fsp.stat(this.pathOf(key)).catch(() => undefined))?.isFile() ?? false;
+  }
+
+  /** Every snapshot, most recently used first, with its header (checked, but not the rows). */
+  async list(): Promise<SnapshotEntry[]> {
+    const entries = await this.files();
+    for (const e of entries) {
+      let fh: fsp.FileHandle | undefined;
+      try {
+        fh = await fsp.open(this.pathOf(e.key), 'r');
+        e.header = (await readHeader(fileSource(fh, e.bytes))).header;
+      } catch (err) {
+        e.problem = err instanceof EngineError ? err.message : describe(err);
+      } finally {
+        await fh?.close();
+      }
+    }
+    return entries;
+  }
+
+  /** Deletes a snapshot (whatever is at its path); false when there was none. */
+  async remove(key: string): Promise<boolean> {
+    const file = this.pathOf(key);
+    const existed = (await fsp.lstat(file).catch(() => undefined)) !== undefined;
+    await fsp.rm(file, { recursive: true, force: true });
+    return existed;
+  }
+
+  /** Deletes least recently used snapshots until the rest fit in `budgetBytes`; `keep` are never deleted. */
+  async gc(budgetBytes = DEFAULT_BUDGET_BYTES, keep: readonly string[] = []): Promise<GcResult> {
+    const entries = await this.files();
+    let bytes = entries.reduce((n, e) => n + e.bytes, 0);
+    const removed: string[] = [];
+    for (const e of entries.reverse()) {
+      if (bytes <= budgetBytes) break;
+      if (keep.includes(e.key)) continue;
+      await this.remove(e.key);
+      bytes -= e.bytes;
+      removed.push(e.key);
+    }
+    return { removed, bytes };
+  }
+
+  /** Deletes temporary files left by killed writers; returns their names. Run once at start. */
+  async cleanupStale(maxAgeMs = STALE_TEMP_MS): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await this.names()) {
+      const m = TEMP.exec(name);
+      if (!m) continue;
+      const file = path.join(this.dir, name);
+      const st = await fsp.stat(file).catch(() => undefined);
+      if (!st) continue;
+      if (pidAlive(Number(m[1])) && Date.now() - st.mtimeMs < maxAgeMs) continue;
+      await fsp.rm(file, { force: true });
+      removed.push(name);
+    }
+    return removed;
+  }
+
+  private async names(): Promise<string[]> {
+    try {
+      return await fsp.readdir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw ioError(`cannot list ${this.dir}`, e);
+    }
+  }
+
+  /** Snapshot files by last use, newest first. */
+  private async files(): Promise<SnapshotEntry[]> {
+    const out: SnapshotEntry[] = [];
+    for (const name of await this.names()) {
+      const key = name.slice(0, -SNAPSHOT_EXT.length);
+      if (!name.endsWith(SNAPSHOT_EXT) || !KEY.test(key)) continue;
+      const st = await fsp.stat(path.join(this.dir, name)).catch(() => undefined);
+      if (st?.isFile()) out.push({ key, bytes: st.size, lastUsed: st.mtime });
+    }
+    return out.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
+  }
+}
+
+/** Makes a rename survive a power cut; best effort (Windows cannot open a directory). */
+async function syncDir(dir: string): Promise<void> {
+  const d = await fsp.open(dir, 'r').catch(() => undefined);
+  await d?.sync().catch(() => {}).finally(() => d.close());
+}
+
+function fileSource(fh: fsp.FileHandle, size: number): ByteSource {
+  return {
+    size,
+    async read(into, offset) {
+      for (let done = 0; done < into.length; ) {
+        const { bytesRead } = await fh.read(into, done, into.length - done, offset + done);
+        if (bytesRead === 0) throw new EngineError('corrupt-cache', 'the file shrank while it was read');
+        done += bytesRead;
+      }
+    },
+  };
+}
+
+const REASONS: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exhausted',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  EISDIR: 'a directory is in the way',
+  ENOTDIR: 'a file is in the way of a directory',
+  EEXIST: 'a file is in the way of a directory',
+};
+
+function describe(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code && REASONS[err.code] ? `${REASONS[err.code]} (${err.code})` : err.message;
+}
+
+// The store's own I/O failures: not a cache defect, not a caller's mistake. ErrorCode has no I/O
+// code yet, hence 'internal', with the reason in words.
+function ioError(what: string, e: unknown): EngineError {
+  return new EngineError('internal', `${what}: ${describe(e)}`);
+}

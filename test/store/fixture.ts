@@ -1,0 +1,85 @@
+// Snapshot-shaped caches for the store tests: random rows, evicted by the real global top-k over
+// random scores, so every head keeps its own ragged set of positions with holes. A per-head score
+// bias (`skew`) makes some heads keep everything and others nothing.
+import { createHash } from 'node:crypto';
+import { KvCache } from '../../src/engine/kv/cache';
+import { evict } from '../../src/engine/kv/compress';
+import { selectKeep } from '../../src/engine/kv/select';
+import type { FileRange, SnapshotInfo } from '../../src/engine/store/format';
+
+export interface CacheSpec {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  prefix: number;
+  context: number;
+  ratio: number;
+  /** Score bias added per head index: 0 spreads the budget evenly, ≥ 1 gives whole heads or none. */
+  skew?: number;
+  seed?: number;
+}
+
+export const SMALL: CacheSpec = { layers: 2, kvHeads: 3, headDim: 16, prefix: 5, context: 37, ratio: 0.4, skew: 1 };
+
+/** mulberry32: small, fast, deterministic. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function snapshotCache(spec: CacheSpec): KvCache {
+  const { layers: L, kvHeads: H, headDim: D, prefix: P, context: n } = spec;
+  const rand = rng(spec.seed ?? 1);
+  const cache = new KvCache(L, H, D);
+  const total = P + n;
+  const positions = Array.from({ length: total }, (_, i) => i);
+  for (let l = 0; l < L; l++) {
+    for (let h = 0; h < H; h++) {
+      const k = new Float32Array(total * D);
+      const v = new Float32Array(total * D);
+      // row magnitudes over four decades, so int8's per-row scale matters
+      for (let r = 0; r < total; r++) {
+        const scale = 10 ** (rand() * 4 - 2);
+        for (let i = r * D; i < (r + 1) * D; i++) {
+          k[i] = (rand() * 2 - 1) * scale;
+          v[i] = (rand() * 2 - 1) * scale;
+        }
+      }
+      cache.head(l, h).append(k, v, positions);
+    }
+  }
+  cache.nextPosition = total;
+  const data = new Float32Array(L * H * n);
+  for (let u = 0; u < L * H; u++) for (let i = 0; i < n; i++) data[u * n + i] = rand() + u * (spec.skew ?? 0);
+  evict(cache, selectKeep({ layers: L, kvHeads: H, length: n, data }, spec.ratio, 'global'), P, n);
+  return cache;
+}
+
+/** A plausible SnapshotInfo for `cache`: a file map over the context, meta with non-ASCII text. */
+export function snapshotInfo(spec: CacheSpec, over: Partial<SnapshotInfo> = {}): SnapshotInfo {
+  const files: FileRange[] = [];
+  for (let at = 0, i = 0; at < spec.context; i++) {
+    const end = Math.min(spec.context, at + 3 + ((i * 7) % 11));
+    files.push({ path: `src/dir ${i}/fïle-${i}.ts`, headerStart: at, start: Math.min(end, at + 2), end });
+    at = end;
+  }
+  return {
+    snapshotKey: createHash('sha256').update(JSON.stringify(spec)).digest('hex'),
+    modelId: 'tinycode',
+    modelFingerprint: 'f'.repeat(64),
+    press: 'kvzip',
+    ratio: spec.ratio,
+    budgetMode: 'global',
+    prefixIds: Array.from({ length: spec.prefix }, (_, i) => 100 + i),
+    contextLength: spec.context,
+    files,
+    meta: { repoRoot: '/home/ünïcode/repo', included: files.length, skipped: [{ path: 'a.bin', reason: 'binary' }], timings: { prefillMs: 12.5 } },
+    ...over,
+  };
+}
