@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'unsupported-model' // a family or feature the engine does not implement
   | 'bad-input' // a caller's argument is out of range (ratio, empty context, too long)
   | 'corrupt-cache' // a cache file failed validation
+  | 'io' // reading or writing a file failed (disk full, permissions)
   | 'out-of-memory' // the estimated peak would exceed available memory
   | 'cancelled' // the caller cancelled
   | 'device' // an execution provider could not start

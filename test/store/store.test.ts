@@ -31,7 +31,7 @@ async function metaOf(store: SnapshotStore, key: string) {
   return (await store.load(key))?.header.meta;
 }
 
-const writeError = (code: string) => (e: unknown) => e instanceof EngineError && e.code === 'internal' && new RegExp(`^cannot write .*\\.rzkv: .* \\(${code}\\)$`).test(e.message);
+const writeError = (code: string) => (e: unknown) => e instanceof EngineError && e.code === 'io' && new RegExp(`^cannot write .*\\.rzkv: .* \\(${code}\\)$`).test(e.message);
 
 test('save then load: the folder is 0700, the file 0600, a miss is undefined, has() follows', async () => {
   const store = freshStore();

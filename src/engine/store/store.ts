@@ -234,8 +234,7 @@ function describe(e: unknown): string {
   return err.code && REASONS[err.code] ? `${REASONS[err.code]} (${err.code})` : err.message;
 }
 
-// The store's own I/O failures: not a cache defect, not a caller's mistake. ErrorCode has no I/O
-// code yet, hence 'internal', with the reason in words.
+// The store's own I/O failures: not a cache defect, not a caller's mistake.
 function ioError(what: string, e: unknown): EngineError {
-  return new EngineError('internal', `${what}: ${describe(e)}`);
+  return new EngineError('io', `${what}: ${describe(e)}`);
 }
