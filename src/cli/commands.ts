@@ -5,5 +5,6 @@ import { debugCommand } from './debug';
 import { modelCommand } from './model';
 import { cacheCommand } from './cache';
 import { askCommand, indexCommand } from './repo-commands';
+import { evalCommand } from './eval';
 
-export const commands: Command[] = [indexCommand, askCommand, generateCommand, modelCommand, cacheCommand, debugCommand];
+export const commands: Command[] = [indexCommand, askCommand, generateCommand, modelCommand, cacheCommand, evalCommand, debugCommand];

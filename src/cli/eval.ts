@@ -1,0 +1,102 @@
+// `repozip eval recall`: the fidelity benchmark (see src/engine/eval/recall.ts).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { buildRepoContext } from '../repo';
+import { EngineError } from '../engine/errors';
+import { evalRecall, RecallReport } from '../engine/eval/recall';
+import { recallPlot } from '../engine/eval/plot';
+import { Press } from '../engine/kv/press';
+import { makePress, PRESS_NAMES } from '../engine/kv/presses';
+import { KVZIP_CHUNK } from '../engine/kv/presses/kvzip';
+import { KVzipHeadPress } from '../engine/kv/presses/kvzip-head';
+import { calibrationDir, headScores } from '../engine/kv/presses/head-scores';
+import { BUDGET_MODES, BudgetMode } from '../engine/kv/select';
+import { installRoot } from '../engine/hub/catalogue';
+import { contextLimit } from '../engine/service';
+import { numberOpt, parse } from './args';
+import { Command, printJson } from './command';
+import { loadModel, modelOptions } from './engine-opts';
+
+const usage =
+  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,snapkv,...] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|layer-uniform|head-uniform] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'measure how much of what a model recalls from a repository survives compression',
+  usage,
+  async run(argv, signal) {
+    const [sub, ...rest] = argv;
+    if (sub !== 'recall') throw new EngineError('bad-input', `unknown eval "${sub ?? ''}"\nusage: ${usage}`);
+    const { values: v } = parse(
+      rest,
+      {
+        ...modelOptions,
+        repo: { type: 'string' },
+        'max-context': { type: 'string' },
+        queries: { type: 'string' },
+        seed: { type: 'string' },
+        'prompt-tokens': { type: 'string' },
+        'target-tokens': { type: 'string' },
+        presses: { type: 'string' },
+        ratios: { type: 'string' },
+        mode: { type: 'string' },
+        chunk: { type: 'string' },
+        calibration: { type: 'string' },
+        plot: { type: 'string' },
+      },
+      usage,
+    );
+    if (!v.repo) throw new EngineError('bad-input', `--repo DIR is required\nusage: ${usage}`);
+    const mode = (v.mode ?? 'global') as BudgetMode;
+    if (!BUDGET_MODES.includes(mode)) throw new EngineError('bad-input', `--mode must be one of ${BUDGET_MODES.join(', ')}`);
+    const ratios = (v.ratios ?? '1,0.5,0.3,0.2,0.1').split(',').map((r) => numberOpt(r.trim(), 'ratios', 0));
+    const names = (v.presses ?? PRESS_NAMES.join(',')).split(',').map((s) => s.trim());
+    const chunk = numberOpt(v.chunk, 'chunk', KVZIP_CHUNK, 1);
+    const model = await loadModel(v);
+    try {
+      const frame = model.tokenizer.chatFrame(null);
+      const limit = contextLimit(model.config.maxPositions, frame.prefix.length, chunk);
+      const maxContext = numberOpt(v['max-context'], 'max-context', limit, 1);
+      if (maxContext > limit) throw new EngineError('bad-input', `--max-context ${maxContext} does not fit the model's ${model.config.maxPositions} positions with a KVzip pass of chunk ${chunk} (at most ${limit})`);
+      const repo = await buildRepoContext({ root: v.repo, tokenizer: model.tokenizer, maxTokens: maxContext, signal });
+      const presses: Press[] = [];
+      for (const name of names) {
+        if (name !== 'kvzip-head') presses.push(makePress(name, { chunk }));
+        else presses.push(new KVzipHeadPress(await headScores(model, v.calibration ?? calibrationDir(installRoot()), limit, signal)));
+      }
+      const report = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
+        presses,
+        ratios,
+        mode,
+        queries: numberOpt(v.queries, 'queries', 50, 1),
+        seed: numberOpt(v.seed, 'seed', 1),
+        promptTokens: numberOpt(v['prompt-tokens'], 'prompt-tokens', 32, 1),
+        targetTokens: numberOpt(v['target-tokens'], 'target-tokens', 16, 1),
+        signal,
+        onProgress: v.json ? undefined : (what) => process.stderr.write(`${what}\n`),
+      });
+      if (v.plot) fs.writeFileSync(v.plot, recallPlot(report, `recall on ${path.basename(path.resolve(v.repo))} (${report.contextTokens} tokens, ${report.queries} queries)`));
+      if (v.json) printJson({ model: v.model, repo: v.repo, mode, ...report });
+      else console.log(table(report));
+      return 0;
+    } finally {
+      await model.dispose();
+    }
+  },
+};
+
+function table(r: RecallReport): string {
+  const lines = [
+    `context ${r.contextTokens} tokens (+${r.prefixTokens} prefix), ${r.queries} queries`,
+    `full cache:  token accuracy ${r.full.tokenAccuracy.toFixed(3)}  exact match ${r.full.exactMatch.toFixed(3)}`,
+    `no context:  token accuracy ${r.noContext.tokenAccuracy.toFixed(3)}  exact match ${r.noContext.exactMatch.toFixed(3)}`,
+    '',
+    'press       ratio  tok.acc  exact  rel.acc  rel.exact  kept   KV bytes',
+  ];
+  for (const x of r.rows) {
+    lines.push(
+      `${x.press.padEnd(11)} ${x.ratio.toFixed(2).padStart(5)}  ${x.tokenAccuracy.toFixed(3)}    ${x.exactMatch.toFixed(3)}  ${x.relativeAccuracy.toFixed(3)}    ${x.relativeExactMatch.toFixed(3)}      ${x.keptRatio.toFixed(3)}  ${x.kvBytes}`,
+    );
+  }
+  return lines.join('\n');
+}
