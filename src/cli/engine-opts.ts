@@ -1,5 +1,7 @@
 // Options every model-running command shares: which model, on which device, with which weights.
-import { DEVICES, Device } from '../engine/runtime/session';
+import { deviceClass, DEVICES, Device } from '../engine/runtime/session';
+import { chooseModel } from '../engine/hub/choose';
+import { drawBar } from './progress-bar';
 import { EngineError } from '../engine/errors';
 import { LoadOptions, Model } from '../engine/model/model';
 import { Options } from './args';
@@ -31,7 +33,11 @@ export function loadOptions(v: ModelFlags): LoadOptions {
   return { device, weights, threads, cacheRoot: v['cache-dir'] };
 }
 
-export async function loadModel(v: ModelFlags): Promise<Model> {
-  if (!v.model) throw new EngineError('bad-input', '--model DIR is required');
-  return Model.load(v.model, loadOptions(v));
+/** The model `--model` names (a folder or a hub id, downloaded if needed), or the default one. */
+export async function loadModel(v: ModelFlags, signal?: AbortSignal): Promise<Model> {
+  const opts = loadOptions(v);
+  const chosen = await chooseModel(v.model, deviceClass(opts.device ?? 'auto'), { signal, onProgress: process.stderr.isTTY ? (p) => drawBar(process.stderr, p) : undefined });
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  if (chosen.fallbackReason) process.stderr.write(`repozip: ${chosen.fallbackReason}; using the bundled tiny demo model instead (its answers are not useful: pass --model)\n`);
+  return Model.load(chosen.dir, opts);
 }

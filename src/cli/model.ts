@@ -3,12 +3,13 @@
 // per line, which is what the extension and scripts read.
 import { EngineError } from '../engine/errors';
 import { pullModel } from '../engine/hub/download';
-import { formatBytes, formatDuration } from '../engine/hub/format';
+import { formatBytes } from '../engine/hub/format';
 import { listCachedModels } from '../engine/hub/layout';
 import { Progress } from '../engine/hub/progress';
 import { hubSettings } from '../engine/hub/settings';
 import { parse } from './args';
 import { Command, printJson } from './command';
+import { drawBar } from './progress-bar';
 
 const USAGE = 'repozip model pull <org/name>[@revision] [--json] [--token T]\n       repozip model ls [--json]';
 
@@ -28,7 +29,7 @@ async function pull(argv: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' }, token: { type: 'string' } }, USAGE);
   if (positionals.length !== 1) throw new EngineError('bad-input', `model pull takes one model id\nusage: ${USAGE}`);
   const bar = process.stdout.isTTY && !values.json;
-  const onProgress = bar ? drawBar : (p: Progress) => printJson({ event: 'progress', ...p });
+  const onProgress = bar ? (p: Progress) => drawBar(process.stdout, p) : (p: Progress) => printJson({ event: 'progress', ...p });
   let path: string;
   try {
     path = await pullModel(positionals[0], { token: values.token, signal, onProgress });
@@ -38,16 +39,6 @@ async function pull(argv: string[], signal: AbortSignal): Promise<number> {
   if (bar) console.log(path);
   else printJson({ event: 'done', path });
   return 0;
-}
-
-/** One line, redrawn in place: file, percent, bytes, rate, ETA. */
-function drawBar(p: Progress): void {
-  const fraction = p.totalAll ? p.bytesAll / p.totalAll : 1;
-  const width = 20;
-  const filled = Math.round(fraction * width);
-  const eta = p.etaSeconds === null ? '' : `  ETA ${formatDuration(p.etaSeconds)}`;
-  const line = `${p.file}  ${String(Math.floor(fraction * 100)).padStart(3)}% [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${formatBytes(p.bytesAll)} / ${formatBytes(p.totalAll)}  ${formatBytes(p.rate)}/s${eta}`;
-  process.stdout.write(`\r${line.slice(0, (process.stdout.columns || 100) - 1)}\x1b[K`);
 }
 
 function ls(argv: string[]): number {

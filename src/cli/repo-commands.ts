@@ -2,7 +2,7 @@
 // from it. Both run the engine service in this process.
 import { EngineError } from '../engine/errors';
 import { EngineService } from '../engine/service';
-import type { EngineSettings, ProgressEvent, RepoSettings, TextEvent } from '../engine/worker/protocol';
+import type { EngineEvent, EngineSettings, RepoSettings } from '../engine/worker/protocol';
 import { numberOpt, parse } from './args';
 import { Command, printJson } from './command';
 import { loadOptions, modelOptions } from './engine-opts';
@@ -22,7 +22,6 @@ type RepoFlags = { [K in keyof typeof repoOptions]?: (typeof repoOptions)[K] ext
 
 function settings(root: string | undefined, v: RepoFlags, usage: string): { engine: EngineSettings; repo: RepoSettings } {
   if (!root) throw new EngineError('bad-input', `a repository folder is required\nusage: ${usage}`);
-  if (!v.model) throw new EngineError('bad-input', `--model is required\nusage: ${usage}`);
   const o = loadOptions(v);
   return {
     engine: { model: v.model, device: o.device, weights: o.weights, cacheDir: v['cache-dir'] },
@@ -41,7 +40,8 @@ function settings(root: string | undefined, v: RepoFlags, usage: string): { engi
 /** Progress on stderr, one line per phase change (or a refreshed line on a TTY). */
 function progress(quiet: boolean | undefined) {
   let last = '';
-  return (e: ProgressEvent | TextEvent) => {
+  return (e: EngineEvent) => {
+    if (e.kind === 'notice') process.stderr.write(`repozip: ${e.message}\n`);
     if (quiet || e.kind !== 'progress') return;
     const pct = e.total ? Math.floor((100 * e.done) / e.total) : 0;
     const line = `${e.phase} ${pct}%`;

@@ -12,10 +12,12 @@ import { KVZIP_CHUNK } from './kv/presses/kvzip';
 import { BudgetMode } from './kv/select';
 import { defaultCacheRoot, modelFingerprint } from './model/convert';
 import { Model } from './model/model';
+import { chooseModel } from './hub/choose';
+import { deviceClass } from './runtime/session';
 import { withBuildLock } from './store/lock';
 import { CacheHeader } from './store/format';
 import { defaultSnapshotDir, SnapshotStore } from './store/store';
-import type { AskParams, AskResult, EngineSettings, IndexParams, IndexResult, Method, Methods, ProgressEvent, RepoSettings, StatusParams, StatusResult, TextEvent } from './worker/protocol';
+import type { AskParams, AskResult, EngineEvent, EngineSettings, IndexParams, IndexResult, Method, Methods, RepoSettings, StatusParams, StatusResult } from './worker/protocol';
 
 export const DEFAULT_RATIO = 0.3;
 const BUDGET_MODE: BudgetMode = 'global';
@@ -40,7 +42,7 @@ export function contextLimit(maxPositions: number, prefix: number, chunk = KVZIP
 
 export interface CallContext {
   signal: AbortSignal;
-  emit: (e: ProgressEvent | TextEvent) => void;
+  emit: (e: EngineEvent) => void;
 }
 
 interface Snapshot {
@@ -54,6 +56,7 @@ interface Snapshot {
 export class EngineService {
   private model: Model | null = null;
   private modelKey = '';
+  private modelId = '';
   private warm: { key: string; cache: KvCache; header: CacheHeader } | null = null;
 
   /** Calls that need the model run one at a time in the host; the others answer at once. */
@@ -79,9 +82,15 @@ export class EngineService {
   private async loadModel(s: EngineSettings, ctx: CallContext): Promise<Model> {
     const key = JSON.stringify([s.model, s.device, s.weights, s.cacheDir]);
     if (this.model && this.modelKey === key) return this.model;
-    ctx.emit({ kind: 'progress', phase: 'loading', done: 0, total: 1 });
     await this.dispose();
-    this.model = await Model.load(s.model, { device: s.device ?? 'auto', weights: s.weights, cacheRoot: s.cacheDir });
+    const chosen = await chooseModel(s.model, deviceClass(s.device ?? 'auto'), {
+      signal: ctx.signal,
+      onProgress: (p) => ctx.emit({ kind: 'progress', phase: 'downloading', done: p.bytesAll, total: p.totalAll }),
+    });
+    if (chosen.fallbackReason) ctx.emit({ kind: 'notice', message: `${chosen.fallbackReason}; using the bundled tiny demo model instead (its answers are not useful: set a real model)` });
+    ctx.emit({ kind: 'progress', phase: 'loading', done: 0, total: 1 });
+    this.model = await Model.load(chosen.dir, { device: s.device ?? 'auto', weights: s.weights, cacheRoot: s.cacheDir });
+    this.modelId = chosen.id;
     this.modelKey = key;
     ctx.emit({ kind: 'progress', phase: 'loading', done: 1, total: 1 });
     return this.model;
@@ -106,7 +115,7 @@ export class EngineService {
     const key = snapshotKey({
       files: repo.files,
       repoName: repo.repoName,
-      modelId: s.model,
+      modelId: this.modelId,
       modelFingerprint: fingerprint,
       tokenizerFingerprint: fingerprint,
       promptFormat: `${repo.promptFormat}+prompt${PROMPT_VERSION}`,
@@ -118,7 +127,11 @@ export class EngineService {
   async index(p: IndexParams, ctx: CallContext): Promise<IndexResult> {
     const t0 = performance.now();
     const model = await this.loadModel(p.engine, ctx);
-    const snap = await this.snapshot(model, p.engine, p.repo, ctx);
+    return this.build(model, await this.snapshot(model, p.engine, p.repo, ctx), p, ctx, t0);
+  }
+
+  /** Makes sure the snapshot's cache exists: reused, built here, or built by another process. */
+  private async build(model: Model, snap: Snapshot, p: IndexParams, ctx: CallContext, t0: number): Promise<IndexResult> {
     const timings: Record<string, number> = { list: snap.repo.timings.list, order: snap.repo.timings.order, tokenize: snap.repo.timings.layout };
     const store = this.store(p.engine);
     await store.cleanupStale();
@@ -147,7 +160,7 @@ export class EngineService {
             res.cache,
             {
               snapshotKey: snap.key,
-              modelId: p.engine.model,
+              modelId: this.modelId,
               modelFingerprint: snap.fingerprint,
               press: press.name,
               ratio,
@@ -192,7 +205,7 @@ export class EngineService {
     let cacheReused = true;
     if (!(await store.has(snap.key))) {
       if (p.build === false) throw new EngineError('bad-input', 'there is no cache for the current snapshot of this repository: build it first (repozip index)');
-      await this.index(p, ctx);
+      await this.build(model, snap, p, ctx, t0);
       cacheReused = false;
     }
     const tLoad = performance.now();

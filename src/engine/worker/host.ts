@@ -3,7 +3,7 @@
 // the engine checks between onnxruntime runs.
 import { EngineError } from '../errors';
 import { EngineService } from '../service';
-import { FromHost, Method, ProgressEvent, TextEvent, ToHost } from './protocol';
+import { EngineEvent, FromHost, Method, ToHost } from './protocol';
 
 const service = new EngineService();
 const controllers = new Map<number, AbortController>();
@@ -15,7 +15,7 @@ function reply(m: FromHost): void {
 
 async function run(id: number, method: Method, params: unknown, signal: AbortSignal): Promise<void> {
   try {
-    const emit = (event: ProgressEvent | TextEvent) => reply({ type: 'event', id, event });
+    const emit = (event: EngineEvent) => reply({ type: 'event', id, event });
     const result = await service.dispatch(method, params, { signal, emit });
     reply({ type: 'result', id, result });
   } catch (e) {

@@ -6,19 +6,25 @@ import type { ErrorCode } from '../errors';
 /** Each method: what the caller sends, what it gets back, what it hears while waiting. */
 export interface Methods {
   ping: { params: Record<string, never>; result: { pid: number; node: string }; event: never };
-  index: { params: IndexParams; result: IndexResult; event: ProgressEvent };
-  ask: { params: AskParams; result: AskResult; event: ProgressEvent | TextEvent };
+  index: { params: IndexParams; result: IndexResult; event: ProgressEvent | NoticeEvent };
+  ask: { params: AskParams; result: AskResult; event: ProgressEvent | TextEvent | NoticeEvent };
   status: { params: StatusParams; result: StatusResult; event: never };
+  /** Gets a model (a hub id is downloaded unless cached; a folder is checked) without loading it. */
+  pull: { params: PullParams; result: PullResult; event: DownloadEvent };
+  /** Deletes the repository's snapshots. */
+  clear: { params: StatusParams; result: ClearResult; event: never };
 }
 export type Method = keyof Methods;
 
 export interface EngineSettings {
-  /** A model folder or a hub id `org/name[@revision]`. */
-  model: string;
+  /** A model folder or a hub id `org/name[@revision]`; absent: the default for the device. */
+  model?: string;
   device?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
   weights?: 'fp32' | 'int4';
-  /** Where snapshots and converted models are kept. */
+  /** Where converted models are kept (and snapshots, unless snapshotDir says otherwise). */
   cacheDir?: string;
+  /** Where snapshots are kept; default `<cacheDir>/snapshots`. The extension keeps them per workspace. */
+  snapshotDir?: string;
 }
 
 export interface RepoSettings {
@@ -88,19 +94,54 @@ export interface StatusResult {
   keptRatio?: number;
   /** Files changed since the newest cached snapshot of this repository. */
   changedFiles?: number;
+  /** The files of that snapshot, for turning paths in answers into links. */
+  files?: string[];
+}
+
+export interface PullParams {
+  /** A hub id `org/name[@revision]` or a model folder. */
+  model: string;
+}
+
+export interface PullResult {
+  dir: string;
+}
+
+export interface ClearResult {
+  removed: number;
+  bytes: number;
+}
+
+/** Download progress of a pull: bytes of the current file and of all files, rate, ETA. */
+export interface DownloadEvent {
+  kind: 'download';
+  file: string;
+  bytesAll: number;
+  totalAll: number;
+  /** Bytes per second, smoothed. */
+  rate: number;
+  etaSeconds: number | null;
 }
 
 export interface ProgressEvent {
   kind: 'progress';
-  phase: 'loading' | 'listing' | 'tokenizing' | 'prefill' | 'scoring' | 'writing' | 'waiting' | 'answering';
+  phase: 'downloading' | 'loading' | 'listing' | 'tokenizing' | 'prefill' | 'scoring' | 'writing' | 'waiting' | 'answering';
   done: number;
   total: number;
+}
+
+/** Something the user should read (e.g. the bundled model stands in for one that could not be had). */
+export interface NoticeEvent {
+  kind: 'notice';
+  message: string;
 }
 
 export interface TextEvent {
   kind: 'text';
   delta: string;
 }
+
+export type EngineEvent = ProgressEvent | TextEvent | NoticeEvent | DownloadEvent;
 
 export type ToHost =
   | { type: 'call'; id: number; method: Method; params: unknown }
@@ -109,6 +150,6 @@ export type ToHost =
 
 export type FromHost =
   | { type: 'ready'; pid: number }
-  | { type: 'event'; id: number; event: ProgressEvent | TextEvent }
+  | { type: 'event'; id: number; event: EngineEvent }
   | { type: 'result'; id: number; result: unknown }
   | { type: 'error'; id: number; code: ErrorCode; message: string };
