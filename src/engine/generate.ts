@@ -17,6 +17,11 @@ export interface PrefillOptions {
   logits?: boolean;
 }
 
+/** The longest run: it bounds activation memory (see memory.ts). */
+export const MAX_CHUNK = 512;
+/** What one run should take: short enough for a prompt cancel, long enough for efficient GEMMs. */
+export const TARGET_MS = 400;
+
 export const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -27,8 +32,8 @@ export class ChunkSizer {
   private msPerToken = 0;
 
   constructor(
-    private readonly maxChunk: number,
-    private readonly targetMs: number,
+    private readonly maxChunk = MAX_CHUNK,
+    private readonly targetMs = TARGET_MS,
     private readonly minChunk = 16,
   ) {}
 
@@ -45,7 +50,7 @@ export class ChunkSizer {
 
 /** Feeds `ids` into the cache in chunks; returns the last position's logits when asked. */
 export async function prefill(model: Model, cache: KvCache, ids: number[], opts: PrefillOptions = {}): Promise<Float32Array | undefined> {
-  const sizer = new ChunkSizer(opts.maxChunk ?? 512, opts.targetMs ?? 400);
+  const sizer = new ChunkSizer(opts.maxChunk, opts.targetMs);
   let logits: Float32Array | undefined;
   for (let i = 0; i < ids.length; ) {
     throwIfCancelled(opts.signal, 'prefill');

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { buildRepoContext, listFiles, RepoContext, snapshotKey } from '../repo';
 import { EngineError } from './errors';
-import { generate } from './generate';
+import { generate, MAX_CHUNK } from './generate';
 import { KvCache } from './kv/cache';
 import { compressContext } from './kv/compress';
 import { makePress } from './kv/presses';
@@ -12,12 +12,14 @@ import { KVZIP_CHUNK } from './kv/presses/kvzip';
 import { BudgetMode } from './kv/select';
 import { defaultCacheRoot, modelFingerprint } from './model/convert';
 import { Model } from './model/model';
+import { checkMemory } from './memory';
 import { chooseModel } from './hub/choose';
+import { resolveModel } from './hub/download';
 import { deviceClass } from './runtime/session';
 import { withBuildLock } from './store/lock';
 import { CacheHeader } from './store/format';
 import { defaultSnapshotDir, SnapshotStore } from './store/store';
-import type { AskParams, AskResult, EngineEvent, EngineSettings, IndexParams, IndexResult, Method, Methods, RepoSettings, StatusParams, StatusResult } from './worker/protocol';
+import type { AskParams, AskResult, ClearResult, EngineEvent, EngineSettings, IndexParams, IndexResult, Method, Methods, PullParams, PullResult, RepoSettings, StatusParams, StatusResult } from './worker/protocol';
 
 export const DEFAULT_RATIO = 0.3;
 const BUDGET_MODE: BudgetMode = 'global';
@@ -59,9 +61,9 @@ export class EngineService {
   private modelId = '';
   private warm: { key: string; cache: KvCache; header: CacheHeader } | null = null;
 
-  /** Calls that need the model run one at a time in the host; the others answer at once. */
+  /** Calls that need the model, or change the store under it, run one at a time in the host; the others answer at once. */
   static needsModel(method: Method): boolean {
-    return method === 'index' || method === 'ask';
+    return method === 'index' || method === 'ask' || method === 'clear';
   }
 
   async dispatch(method: Method, params: unknown, ctx: CallContext): Promise<Methods[Method]['result']> {
@@ -74,6 +76,10 @@ export class EngineService {
         return this.ask(params as AskParams, ctx);
       case 'status':
         return this.status(params as StatusParams);
+      case 'pull':
+        return this.pull(params as PullParams, ctx);
+      case 'clear':
+        return this.clear(params as StatusParams);
       default:
         throw new EngineError('bad-input', `unknown method ${String(method)}`);
     }
@@ -97,7 +103,7 @@ export class EngineService {
   }
 
   private store(s: EngineSettings): SnapshotStore {
-    return new SnapshotStore(defaultSnapshotDir(s.cacheDir ?? defaultCacheRoot()));
+    return new SnapshotStore(s.snapshotDir ?? defaultSnapshotDir(s.cacheDir ?? defaultCacheRoot()));
   }
 
   /** Lists, orders and tokenizes the repository and computes its snapshot key. */
@@ -143,6 +149,7 @@ export class EngineService {
         snap.key,
         { ready: () => store.has(snap.key), signal: ctx.signal, onWait: () => ctx.emit({ kind: 'progress', phase: 'waiting', done: 0, total: 1 }) },
         async () => {
+          checkMemory(model.config, model.info.weightBytes, model.info.weights === 'fp32', snap.prefix.length + snap.repo.ids.length, MAX_CHUNK);
           const ratio = p.repo.ratio ?? DEFAULT_RATIO;
           const press = makePress(p.repo.press ?? 'kvzip');
           const res = await compressContext(model, snap.prefix, snap.repo.ids, snap.postfix, {
@@ -258,7 +265,29 @@ export class EngineService {
     for (const [file, sha] of then) if (now.get(file) !== sha) changed++; // edited or deleted
     // new files count, except as many as the token budget left out last time (they were listed then too)
     changed += Math.max(0, [...now.keys()].filter((f) => !then.has(f)).length - Number(meta.leftOut ?? 0));
-    return { state: changed === 0 ? 'ready' : 'stale', key: newest.key, bytes: newest.bytes, keptRatio: newest.header!.ratio, changedFiles: changed };
+    return { state: changed === 0 ? 'ready' : 'stale', key: newest.key, bytes: newest.bytes, keptRatio: newest.header!.ratio, changedFiles: changed, files: [...then.keys()] };
+  }
+
+  /** The model's folder, downloading a hub model unless it is cached (the extension's model picker). */
+  async pull(p: PullParams, ctx: CallContext): Promise<PullResult> {
+    const dir = await resolveModel(p.model, { signal: ctx.signal, onProgress: (e) => ctx.emit({ kind: 'download', file: e.file, bytesAll: e.bytesAll, totalAll: e.totalAll, rate: e.rate, etaSeconds: e.etaSeconds }) });
+    return { dir };
+  }
+
+  /** Deletes every snapshot of the repository at `root`. */
+  async clear(p: StatusParams): Promise<ClearResult> {
+    const store = this.store(p.engine);
+    const root = path.resolve(p.repo.root);
+    let removed = 0;
+    let bytes = 0;
+    for (const e of await store.list()) {
+      if (e.header?.meta.root !== root) continue;
+      await store.remove(e.key);
+      removed++;
+      bytes += e.bytes;
+    }
+    this.warm = null;
+    return { removed, bytes };
   }
 
   async dispose(): Promise<void> {

@@ -34,7 +34,7 @@ export async function prefillContext(
   const total = ids.length;
   const window = Math.min(opts.window ?? SNAPKV_WINDOW, context.length);
   const stats: PrefillStats | undefined = opts.stats ? { received: new Float32Array(units * total), window: new Float32Array(units * total), windowSize: window } : undefined;
-  const sizer = new ChunkSizer(opts.maxChunk ?? 512, 400);
+  const sizer = new ChunkSizer(opts.maxChunk);
   for (let i = 0; i < total; ) {
     throwIfCancelled(opts.signal, 'prefill');
     const windowStart = total - window;

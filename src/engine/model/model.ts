@@ -2,6 +2,7 @@
 // `forward` is the single entry point every phase uses (prefill, decode, KVzip scoring, baseline
 // statistics); what it computes is decided by the outputs it asks for.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from '../errors';
 import { KvCache } from '../kv/cache';
@@ -52,7 +53,7 @@ export class Model {
     readonly tokenizer: Tokenizer,
     private readonly session: ort.InferenceSession,
     readonly device: string,
-    readonly info: { graphDir: string; converted: boolean; weights: WeightFormat; fallbacks: { device: string; reason: string }[] },
+    readonly info: { graphDir: string; converted: boolean; weights: WeightFormat; weightBytes: number; fallbacks: { device: string; reason: string }[] },
     private readonly probeLayers: number[],
   ) {}
 
@@ -63,7 +64,7 @@ export class Model {
     const weights = opts.weights ?? 'fp32';
     const conv = convertModel(dir, config, { weights, probeLayers: opts.probeLayers }, opts.cacheRoot ?? defaultCacheRoot());
     const opened = await openSession(conv.graph, { device: opts.device ?? 'cpu', threads: opts.threads, forbidCpuFallback: opts.forbidCpuFallback });
-    return new Model(dir, config, tokenizer, opened.session, opened.device, { graphDir: conv.dir, converted: !conv.reused, weights, fallbacks: opened.fallbacks }, opts.probeLayers ?? []);
+    return new Model(dir, config, tokenizer, opened.session, opened.device, { graphDir: conv.dir, converted: !conv.reused, weights, weightBytes: fs.statSync(path.join(conv.dir, 'weights.bin')).size, fallbacks: opened.fallbacks }, opts.probeLayers ?? []);
   }
 
   newCache(): KvCache {

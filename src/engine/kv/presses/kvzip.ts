@@ -36,7 +36,7 @@ export class KVzipPress implements Press {
     const units = grid.layers * grid.kvHeads;
     const leads = chunkLeads(model.tokenizer, contextIds, ctx.postfix, this.chunk);
     const own = sink + n; // the pass's own keys start right after the context in every head
-    const sizer = new ChunkSizer(512, 400);
+    const sizer = new ChunkSizer();
     for (let t = 0, c0 = 0; c0 < n; t++, c0 += this.chunk) {
       const c1 = Math.min(n, c0 + this.chunk);
       const input = [...leads[t], ...contextIds.slice(c0, c1)];

@@ -1,0 +1,62 @@
+// Refusing work that would exhaust memory before starting it, with a way out: swapping a laptop to
+// death or being killed by the OOM killer halfway through a 20-minute build is worse than a clear
+// "this needs 9 GB, you have 6; try a budget of 12k tokens".
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { EngineError } from './errors';
+import { ModelConfig } from './model/config';
+
+/** Bytes the OS can give us now: MemAvailable on Linux, free memory elsewhere. REPOZIP_MEMORY_LIMIT overrides (tests, containers). */
+export function availableMemory(): number {
+  const forced = Number(process.env.REPOZIP_MEMORY_LIMIT);
+  if (forced > 0) return forced;
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return os.freemem();
+}
+
+export interface MemoryEstimate {
+  weights: number;
+  kv: number;
+  activations: number;
+  total: number;
+}
+
+/**
+ * Peak bytes of prefilling (and KVzip-scoring) `tokens` context tokens in chunks of `chunk`:
+ * the weights (memory-mapped file plus onnxruntime's packed copy for fp32 MatMuls), the fp32 cache
+ * with its growth slack, and the largest chunk's intermediates (the attention logits of one head
+ * dominate: G*chunk rows over the whole past, a few live copies).
+ */
+export function estimatePeak(c: ModelConfig, weightBytes: number, packedCopy: boolean, tokens: number, chunk: number): MemoryEstimate {
+  const G = c.numHeads / c.numKvHeads;
+  const kv = 1.5 * tokens * c.numLayers * c.numKvHeads * 2 * c.headDim * 4;
+  const attention = 4 * G * chunk * (tokens + chunk) * 4;
+  const mlp = 4 * chunk * (c.hiddenSize + 3 * c.intermediateSize) * 4;
+  const activations = attention + mlp;
+  const weights = weightBytes * (packedCopy ? 2 : 1);
+  const runtime = 300 * 1024 * 1024; // node, onnxruntime, tokenizer
+  return { weights, kv, activations, total: weights + kv + activations + runtime };
+}
+
+const GB = 1024 ** 3;
+
+/** Throws `out-of-memory` with a smaller token budget that would fit, when the estimate exceeds what is available. */
+export function checkMemory(c: ModelConfig, weightBytes: number, packedCopy: boolean, tokens: number, chunk: number, available = availableMemory()): MemoryEstimate {
+  const est = estimatePeak(c, weightBytes, packedCopy, tokens, chunk);
+  if (est.total <= available * 0.9) return est;
+  let fits = tokens;
+  while (fits > 256 && estimatePeak(c, weightBytes, packedCopy, fits, chunk).total > available * 0.9) fits = Math.floor(fits * 0.8);
+  const hint =
+    fits > 256 && estimatePeak(c, weightBytes, packedCopy, fits, chunk).total <= available * 0.9
+      ? `set maxContextTokens to about ${fits}${packedCopy ? ', or use int4 weights' : ''}`
+      : `use a smaller model${packedCopy ? ' or int4 weights' : ''}`;
+  throw new EngineError(
+    'out-of-memory',
+    `building this cache needs about ${(est.total / GB).toFixed(1)} GB (weights ${(est.weights / GB).toFixed(1)}, KV ${(est.kv / GB).toFixed(1)}, activations ${(est.activations / GB).toFixed(1)}) but only ${(available / GB).toFixed(1)} GB are available: ${hint}`,
+  );
+}
