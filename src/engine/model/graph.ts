@@ -11,6 +11,8 @@
 // - One graph serves decoding, prefill, KVzip scoring and the baselines' statistics. onnxruntime
 //   runs every node whatever is fetched, so scoring and statistics sit in If branches switched by
 //   boolean inputs: a decode step never pays for them.
+// - Nothing is computed from shapes inside the graph (masks, indices and bounds are inputs built by
+//   the host): onnxruntime pins such int64 arithmetic to the CPU, which would split a GPU graph.
 import { Graph, MS } from '../onnx/builder';
 import { ModelConfig, RopeScaling } from './config';
 import { Checkpoint } from './safetensors';
@@ -28,10 +30,20 @@ export const IO = {
   positions: 'position_ids',
   pastK: (l: number, h: number) => `past.${l}.${h}.k`,
   pastV: (l: number, h: number) => `past.${l}.${h}.v`,
-  /** int64 [4]: prefix (sink) end, scored chunk start, chunk end, first own key of the pass. */
-  scoreBounds: 'score_bounds',
-  /** int64 [1]: first query row counted in `colsum`. */
-  statRow0: 'stat_row0',
+  /** float [G*S, S]: 0 where new token s may see new token t (t <= s), -inf elsewhere; rows g-major. */
+  causalMask: 'causal_mask',
+  /** int64 [1]: S - 1, the row whose logits are computed. */
+  lastIndex: 'last_index',
+  /** int64 [1] each, KVzip scoring: the prefix (sink) ends at `sinkEnd`; the scored chunk is
+   *  [chunkStart, chunkEnd) of the past; the pass's own earlier keys start at `ownStart`;
+   *  `probsEnd` = sinkEnd + chunk length. */
+  sinkEnd: 'score_sink_end',
+  chunkStart: 'score_chunk_start',
+  chunkEnd: 'score_chunk_end',
+  ownStart: 'score_own_start',
+  probsEnd: 'score_probs_end',
+  /** float [G*S, 1]: 1 for the query rows counted in `colsum`, 0 for the others. */
+  statWeights: 'stat_weights',
   /** bool scalars switching the optional outputs on (they are empty otherwise). */
   wantScores: 'want_scores',
   wantColsum: 'want_colsum',
@@ -107,15 +119,15 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
 
   // inputs
   const ids = g.input(IO.ids, 'int64', ['S']);
-  const positions = g.input(IO.positions, 'int64', ['S']);
-  const bounds = g.input(IO.scoreBounds, 'int64', [4]);
-  const statRow0 = g.input(IO.statRow0, 'int64', [1]);
+  const positions = g.input(IO.positions, 'int64', [1, 'S']); // 2-D, as RotaryEmbedding takes it
+  const causal = g.input(IO.causalMask, 'float', ['GS', 'S']);
+  const lastIndex = g.input(IO.lastIndex, 'int64', [1]);
+  const [sinkEnd, chunkStart, chunkEnd, ownStart, probsEnd] = [IO.sinkEnd, IO.chunkStart, IO.chunkEnd, IO.ownStart, IO.probsEnd].map((n) => g.input(n, 'int64', [1]));
+  const statWeights = g.input(IO.statWeights, 'float', ['GS', 1]);
   const wantScores = g.input(IO.wantScores, 'bool', []);
   const wantColsum = g.input(IO.wantColsum, 'bool', []);
   const emptyRow = g.constFloat([], [1, 0]);
-  const S = g.op('Shape', [ids]); // [1]
-  const bound = (i: number) => g.op('Slice', [bounds, c([i]), c([i + 1])]);
-  const [sinkEnd, chunkStart, chunkEnd, ownStart] = [0, 1, 2, 3].map(bound);
+  const toEnd = c([Number.MAX_SAFE_INTEGER]);
 
   // RoPE tables: float64 maths, stored as float32 (fp32 products at large positions lose precision)
   const inv = ropeInvFreq(D, cfg.ropeTheta, cfg.ropeScaling);
@@ -130,17 +142,10 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   }
   const cosCache = weights.tensor('rope.cos', cos, [maxPos, D / 2]);
   const sinCache = weights.tensor('rope.sin', sin, [maxPos, D / 2]);
-  const pos2d = g.op('Unsqueeze', [positions, c([0])]);
   const rope = (x: string, heads: number) => {
-    const y = g.op('RotaryEmbedding', [g.op('Unsqueeze', [x, c([0])]), pos2d, cosCache, sinCache], { interleaved: 0, num_heads: heads }, { domain: MS });
+    const y = g.op('RotaryEmbedding', [g.op('Unsqueeze', [x, c([0])]), positions, cosCache, sinCache], { interleaved: 0, num_heads: heads }, { domain: MS });
     return g.op('Squeeze', [y, c([0])]);
   };
-
-  // causal mask of the new tokens among themselves, tiled over the G rows blocks: [G*S, S]
-  const range = g.op('Range', [g.constInt64([0], []), g.op('Squeeze', [S, c([0])]), g.constInt64([1], [])]);
-  const above = g.op('Greater', [g.op('Unsqueeze', [range, c([0])]), g.op('Unsqueeze', [range, c([1])])]);
-  const causal = g.op('Where', [above, g.constFloat([-Infinity], []), g.constFloat([0], [])]);
-  const causalG = g.op('Reshape', [g.op('Expand', [causal, g.op('Concat', [c([G]), S, S], { axis: 0 })]), g.op('Concat', [g.op('Mul', [S, c([G])]), S], { axis: 0 })]);
 
   // embeddings
   const embName = 'model.embed_tokens.weight';
@@ -189,7 +194,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
       const pv = g.input(IO.pastV(l, hd), 'float', [`P${l}_${hd}`, D]);
       // scaled logits over the past (no mask: the past holds only kept entries) and the new tokens
       const sp = g.op('Gemm', [qs[hd], pk], { transB: 1, alpha: { float: scale } });
-      const sn = g.op('Gemm', [qs[hd], ks[hd], causalG], { transB: 1, alpha: { float: scale }, beta: { float: 1 } });
+      const sn = g.op('Gemm', [qs[hd], ks[hd], causal], { transB: 1, alpha: { float: scale }, beta: { float: 1 } });
       // softmax split in two, so neither the past V nor the probabilities are ever copied
       const m = g.op('Max', [g.op('ReduceMax', [sp, c([1])], { keepdims: 1 }), g.op('ReduceMax', [sn, c([1])], { keepdims: 1 })]);
       const ep = g.op('Exp', [g.op('Sub', [sp, m])]);
@@ -203,24 +208,20 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
         wantScores,
         [{ dtype: 'float', shape: [1, 'C'] }],
         (b) => {
-          const P = b.op('Shape', [pk], { end: 1 });
-          const sel = b.op('Concat', [slice(b, sp, c([0]), sinkEnd), slice(b, sp, chunkStart, chunkEnd), slice(b, sp, ownStart, P), sn], { axis: 1 });
-          const probs = slice(b, b.op('Softmax', [sel], { axis: 1 }), sinkEnd, b.op('Add', [sinkEnd, b.op('Sub', [chunkEnd, chunkStart])]));
+          const sel = b.op('Concat', [slice(b, sp, c([0]), sinkEnd), slice(b, sp, chunkStart, chunkEnd), slice(b, sp, ownStart, toEnd), sn], { axis: 1 });
+          const probs = slice(b, b.op('Softmax', [sel], { axis: 1 }), sinkEnd, probsEnd);
           return [b.op('ReduceMax', [probs, c([0])], { keepdims: 1 })];
         },
         () => [emptyRow],
       );
       scoreRows.push(score);
 
-      // H2O / SnapKV statistics: attention probabilities summed over the query rows >= row0 → [1, P+S]
+      // H2O / SnapKV statistics: attention probabilities summed over the chosen query rows → [1, P+S]
       const full = (b: Graph) => b.op('Div', [b.op('Concat', [ep, en], { axis: 1 }), z]);
       const [colsum] = g.ifElse(
         wantColsum,
         [{ dtype: 'float', shape: [1, 'T'] }],
-        (b) => {
-          const rows = b.op('Slice', [b.op('Reshape', [full(b), b.op('Concat', [c([G]), S, c([-1])], { axis: 0 })]), statRow0, c([Number.MAX_SAFE_INTEGER]), c([1])]);
-          return [b.op('Reshape', [b.op('ReduceSum', [rows, c([0, 1])], { keepdims: 0 }), c([1, -1])])];
-        },
+        (b) => [b.op('ReduceSum', [b.op('Mul', [full(b), statWeights]), c([0])], { keepdims: 1 })],
         () => [emptyRow],
       );
       colsumRows.push(colsum);
@@ -237,7 +238,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   }
 
   // logits of the last position only: the LM head never runs over a prefill chunk
-  const last = g.op('Gather', [x, g.op('Sub', [S, c([1])])], { axis: 0 });
+  const last = g.op('Gather', [x, lastIndex], { axis: 0 });
   const hn = norm(last, 'model.norm.weight', d);
   const headName = cfg.tieEmbeddings || !ckpt.has('lm_head.weight') ? embName : 'lm_head.weight';
   let logits: string;

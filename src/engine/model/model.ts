@@ -30,7 +30,7 @@ export interface ForwardRequest {
   /** Append the tokens' K/V to the cache (default true). */
   append?: boolean;
   logits?: boolean;
-  /** KVzip scoring of cached entries [chunkStart, chunkEnd), see IO.scoreBounds. */
+  /** KVzip scoring of cached entries [chunkStart, chunkEnd), see IO.sinkEnd and the bounds after it. */
   score?: { sinkEnd: number; chunkStart: number; chunkEnd: number; ownStart: number };
   /** Column sums of attention probabilities over query rows >= row0 (H2O, SnapKV). */
   colsum?: { row0: number };
@@ -79,12 +79,19 @@ export class Model {
     this.checkInput(ids, positions);
     const { numLayers: L, numKvHeads: Hkv, headDim: D, vocabSize: V } = this.config;
     const int64 = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), [a.length]);
+    const G = this.config.numHeads / Hkv;
     const sc = req.score ?? { sinkEnd: 0, chunkStart: 0, chunkEnd: 0, ownStart: 0 };
     const feeds: Record<string, ort.Tensor> = {
       [IO.ids]: int64(ids),
-      [IO.positions]: int64(positions),
-      [IO.scoreBounds]: int64([sc.sinkEnd, sc.chunkStart, sc.chunkEnd, sc.ownStart]),
-      [IO.statRow0]: int64([req.colsum?.row0 ?? 0]),
+      [IO.positions]: new ort.Tensor('int64', BigInt64Array.from(positions, BigInt), [1, S]),
+      [IO.causalMask]: new ort.Tensor('float32', this.causalMask(S), [G * S, S]),
+      [IO.lastIndex]: int64([S - 1]),
+      [IO.sinkEnd]: int64([sc.sinkEnd]),
+      [IO.chunkStart]: int64([sc.chunkStart]),
+      [IO.chunkEnd]: int64([sc.chunkEnd]),
+      [IO.ownStart]: int64([sc.ownStart]),
+      [IO.probsEnd]: int64([sc.sinkEnd + sc.chunkEnd - sc.chunkStart]),
+      [IO.statWeights]: new ort.Tensor('float32', statWeights(G, S, req.colsum?.row0 ?? S), [G * S, 1]),
       [IO.wantScores]: new ort.Tensor('bool', [!!req.score], []),
       [IO.wantColsum]: new ort.Tensor('bool', [!!req.colsum], []),
     };
@@ -113,6 +120,21 @@ export class Model {
     return result;
   }
 
+  private readonly masks = new Map<number, Float32Array>();
+
+  /** The new tokens' causal mask, [G*S, S] with rows g-major; built once per length. */
+  private causalMask(S: number): Float32Array {
+    let m = this.masks.get(S);
+    if (!m) {
+      const G = this.config.numHeads / this.config.numKvHeads;
+      m = new Float32Array(G * S * S);
+      for (let g = 0; g < G; g++) for (let s = 0; s < S; s++) m.fill(-Infinity, (g * S + s) * S + s + 1, (g * S + s + 1) * S);
+      if (this.masks.size > 64) this.masks.clear();
+      this.masks.set(S, m);
+    }
+    return m;
+  }
+
   /** onnxruntime would wrap a negative id to the last row, or fail deep inside an op: refuse first. */
   private checkInput(ids: number[], positions: number[]): void {
     const { vocabSize, maxPositions } = this.config;
@@ -126,4 +148,11 @@ export class Model {
   async dispose(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Weights of the query rows (g-major) counted in `colsum`: rows of tokens s >= row0. */
+function statWeights(G: number, S: number, row0: number): Float32Array {
+  const w = new Float32Array(G * S);
+  for (let g = 0; g < G; g++) w.fill(1, g * S + Math.min(row0, S), (g + 1) * S);
+  return w;
 }
