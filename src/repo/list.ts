@@ -1,0 +1,99 @@
+// Which files of a folder make up "the repository". Inside a git work tree git itself answers
+// (tracked + untracked-but-not-ignored: what the user sees in `git status`); elsewhere walk.ts
+// applies the .gitignore files the same way. Then the user's include/exclude patterns, then each
+// path is read and judged by file.ts and skip.ts, one at a time in short time slices.
+//
+// Include/exclude syntax: both are lists of .gitignore patterns matched against the path from the
+// root with "/" separators, case-sensitively (`*.ts`, `src/`, `/docs/**/*.md`, `!src/keep.ts`). A
+// path is listed when `include` is empty or matches it, and `exclude` does not.
+import * as fs from 'node:fs';
+import type { Ignore } from 'ignore';
+import { inspect, type RepoFile } from './file';
+import { runGit, splitNul } from './git';
+import { gitignorePatterns } from './patterns';
+import type { SkippedFile } from './skip';
+import { timeSlices } from './slices';
+import { walkPaths } from './walk';
+
+export type { RepoFile } from './file';
+
+export interface ListOptions {
+  include?: readonly string[];
+  exclude?: readonly string[];
+  /** Files above this size are skipped unread. Default 1 MiB. */
+  maxFileBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface Listing {
+  /** Who decided what is ignored: git (inside a work tree) or the .gitignore walk. */
+  source: 'git' | 'walk';
+  /** Sorted by path. */
+  files: RepoFile[];
+  /** Sorted by path. */
+  skipped: SkippedFile[];
+}
+
+export const DEFAULT_MAX_FILE_BYTES = 1 << 20;
+
+/** Code-unit order: the same on every machine (localeCompare is not). */
+export function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The user's include/exclude patterns; null when there are none (the common case costs nothing). */
+function userFilter(include: readonly string[], exclude: readonly string[]): { keeps(p: string): boolean; prunes(dir: string): boolean } | null {
+  if (include.length === 0 && exclude.length === 0) return null;
+  const inc: Ignore | null = include.length > 0 ? gitignorePatterns(include) : null;
+  const exc = gitignorePatterns(exclude);
+  return {
+    keeps: (p) => !exc.ignores(p) && (inc === null || inc.ignores(p)),
+    // A folder whose whole content is excluded need not be walked.
+    prunes: (dir) => exc.ignores(`${dir}/`),
+  };
+}
+
+/**
+ * Paths from git when `root` is in a work tree and not itself ignored there (a project folder in
+ * a home directory managed as a dotfiles repository is ignored by it: walk it instead). `git
+ * check-ignore -q .` answers both at once: exit 1 = in a work tree and not ignored, 0 = ignored,
+ * 128 = not a work tree. Returns null when git should not, or cannot, be used.
+ */
+async function gitPaths(root: string, signal?: AbortSignal): Promise<string[] | null> {
+  try {
+    if ((await runGit(root, ['check-ignore', '-q', '.'], signal)).code !== 1) return null;
+    // -c: tracked, including files deleted in the work tree (file.ts drops those); -o
+    // --exclude-standard: untracked and not ignored. Untracked nested repositories come back as
+    // "dir/", submodules as their folder. Unmerged paths appear once per stage, hence the Set.
+    const r = await runGit(root, ['ls-files', '-z', '-c', '-o', '--exclude-standard'], signal);
+    return r.code === 0 ? [...new Set(splitNul(r.stdout))] : null;
+  } catch (e) {
+    signal?.throwIfAborted();
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // git is not installed
+    throw e;
+  }
+}
+
+/** Lists the repository at `root`: the files that go into the context, and the ones skipped with their reasons. */
+export async function listFiles(root: string, opts: ListOptions = {}): Promise<Listing> {
+  const { signal } = opts;
+  const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const filter = userFilter(opts.include ?? [], opts.exclude ?? []);
+  const realRoot = fs.realpathSync.native(root);
+  const fromGit = await gitPaths(root, signal);
+  const all = fromGit ?? (await walkPaths(root, (dir) => filter?.prunes(dir) ?? false, signal));
+  const listed = (filter ? all.filter((p) => filter.keeps(p)) : all).sort(comparePaths);
+
+  const pause = timeSlices(signal);
+  const files: RepoFile[] = [];
+  const skipped: SkippedFile[] = [];
+  for (const p of listed) {
+    await pause();
+    const r = inspect(root, realRoot, p, maxBytes);
+    if (r === null) continue;
+    if ('file' in r) files.push(r.file);
+    else skipped.push(r.skipped);
+  }
+  // An untracked nested repository was sorted as "dir/" and is reported as "dir".
+  return { source: fromGit ? 'git' : 'walk', files, skipped: skipped.sort((a, b) => comparePaths(a.path, b.path)) };
+}
