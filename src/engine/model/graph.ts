@@ -86,33 +86,19 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const c = (v: number[]) => g.constInt64(v);
   const w = (name: string, shape: number[]) => ckpt.read(name, shape);
 
-  // x @ W^T (+ bias) for an nn.Linear weight W [n, k]; several weights concatenated along n.
-  const linear = (x: string, names: string[], shapes: [number, number][], bias?: string[]): string => {
-    const k = shapes[0][1];
-    const n = shapes.reduce((s, [r]) => s + r, 0);
-    const parts = names.map((nm, i) => w(nm, shapes[i]));
-    const cat = new Float32Array(n * k);
-    let off = 0;
-    for (const p of parts) (cat.set(p, off), (off += p.length));
-    const key = names[0].replace(/\.[a-z_]+\.weight$/, '') + (names.length > 1 ? '.fused' : '.' + names[0].split('.').slice(-2)[0]);
+  // x @ W^T (+ b) for an nn.Linear weight W [n, k]. Each projection is its own MatMul: fusing q/k/v
+  // or gate/up into one would need a Split of the output, a strided copy that measured slower than
+  // the narrower GEMMs it saves.
+  const linear = (x: string, name: string, n: number, k: number, bias = false): string => {
+    const weight = w(`${name}.weight`, [n, k]);
     let y: string;
     if (int4) {
-      const q = weights.int4(key, cat, n, k);
+      const q = weights.int4(name, weight, n, k);
       y = g.op('MatMulNBits', [x, q.b, q.scales, q.zeros], { K: k, N: n, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS });
     } else {
-      y = g.op('MatMul', [x, weights.tensor(key, transpose(cat, n, k), [k, n])]);
+      y = g.op('MatMul', [x, weights.tensor(name, transpose(weight, n, k), [k, n])]);
     }
-    if (bias) {
-      const b = new Float32Array(n);
-      let o = 0;
-      for (const bn of bias) {
-        const t = w(bn, [shapes[bias.indexOf(bn)][0]]);
-        b.set(t, o);
-        o += t.length;
-      }
-      y = g.op('Add', [y, weights.tensor(key + '.bias', b, [n])]);
-    }
-    return y;
+    return bias ? g.op('Add', [y, weights.tensor(`${name}.bias`, w(`${name}.bias`, [n]), [n])]) : y;
   };
   const norm = (x: string, name: string, size: number) =>
     g.op('SimplifiedLayerNormalization', [x, weights.tensor(name, w(name, [size]), [size])], { axis: -1, epsilon: { float: cfg.rmsNormEps } });
@@ -162,13 +148,10 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}.`;
     const h = norm(x, p + 'input_layernorm.weight', d);
-    const qkv = linear(
-      h,
-      [p + 'self_attn.q_proj.weight', p + 'self_attn.k_proj.weight', p + 'self_attn.v_proj.weight'],
-      [[H * D, d], [Hkv * D, d], [Hkv * D, d]],
-      cfg.attentionBias ? [p + 'self_attn.q_proj.bias', p + 'self_attn.k_proj.bias', p + 'self_attn.v_proj.bias'] : undefined,
-    );
-    let [q, k, v] = g.opN('Split', [qkv, c([H * D, Hkv * D, Hkv * D])], { axis: 1 }, { count: 3 });
+    const a = p + 'self_attn.';
+    let q = linear(h, a + 'q_proj', H * D, d, cfg.attentionBias);
+    let k = linear(h, a + 'k_proj', Hkv * D, d, cfg.attentionBias);
+    const v = linear(h, a + 'v_proj', Hkv * D, d, cfg.attentionBias);
     if (cfg.traits.qkNorm) {
       const perHead = (t: string, heads: number, name: string) =>
         g.op('Reshape', [norm(g.op('Reshape', [t, c([0, heads, D])]), name, D), c([0, heads * D])]);
@@ -195,12 +178,13 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
       // scaled logits over the past (no mask: the past holds only kept entries) and the new tokens
       const sp = g.op('Gemm', [qs[hd], pk], { transB: 1, alpha: { float: scale } });
       const sn = g.op('Gemm', [qs[hd], ks[hd], causal], { transB: 1, alpha: { float: scale }, beta: { float: 1 } });
-      // softmax split in two, so neither the past V nor the probabilities are ever copied
+      // softmax split in two, so that neither the past V nor the probabilities are ever copied
       const m = g.op('Max', [g.op('ReduceMax', [sp, c([1])], { keepdims: 1 }), g.op('ReduceMax', [sn, c([1])], { keepdims: 1 })]);
       const ep = g.op('Exp', [g.op('Sub', [sp, m])]);
       const en = g.op('Exp', [g.op('Sub', [sn, m])]);
       const z = g.op('Add', [g.op('ReduceSum', [ep, c([1])], { keepdims: 1 }), g.op('ReduceSum', [en, c([1])], { keepdims: 1 })]);
       outs.push(g.op('Div', [g.op('Add', [g.op('MatMul', [ep, pv]), g.op('MatMul', [en, vs[hd]])]), z]));
+      const probs = (b: Graph) => b.op('Div', [b.op('Concat', [ep, en], { axis: 1 }), z]);
 
       // KVzip: softmax over [sink, the scored chunk, the pass's own keys], max over rows → [1, chunk]
       const slice = (b: Graph, t: string, a: string, e: string) => b.op('Slice', [t, a, e, c([1])]);
@@ -217,24 +201,23 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
       scoreRows.push(score);
 
       // H2O / SnapKV statistics: attention probabilities summed over the chosen query rows → [1, P+S]
-      const full = (b: Graph) => b.op('Div', [b.op('Concat', [ep, en], { axis: 1 }), z]);
       const [colsum] = g.ifElse(
         wantColsum,
         [{ dtype: 'float', shape: [1, 'T'] }],
-        (b) => [b.op('ReduceSum', [b.op('Mul', [full(b), statWeights]), c([0])], { keepdims: 1 })],
+        (b) => [b.op('ReduceSum', [b.op('Mul', [probs(b), statWeights]), c([0])], { keepdims: 1 })],
         () => [emptyRow],
       );
       colsumRows.push(colsum);
-      if (probe.has(l)) g.output(IO.probeProbs(l, hd), full(g), 'float', ['GS', `T${l}_${hd}`]);
+      if (probe.has(l)) g.output(IO.probeProbs(l, hd), probs(g), 'float', ['GS', `T${l}_${hd}`]);
     }
     // [Hkv, G*S, D] → [S, H*D]
     const att = g.op('Concat', outs.map((o) => g.op('Unsqueeze', [o, c([0])])), { axis: 0 });
     const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [att, c([Hkv, G, -1, D])])], { perm: [2, 0, 1, 3] }), c([0, H * D])]);
-    x = g.op('Add', [x, linear(merged, [p + 'self_attn.o_proj.weight'], [[d, H * D]])]);
+    x = g.op('Add', [x, linear(merged, a + 'o_proj', d, H * D)]);
     const h2 = norm(x, p + 'post_attention_layernorm.weight', d);
-    const [gate, up] = g.opN('Split', [linear(h2, [p + 'mlp.gate_proj.weight', p + 'mlp.up_proj.weight'], [[F, d], [F, d]]), c([F, F])], { axis: 1 }, { count: 2 });
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
-    x = g.op('Add', [x, linear(act, [p + 'mlp.down_proj.weight'], [[d, F]])]);
+    const gate = linear(h2, p + 'mlp.gate_proj', F, d);
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(h2, p + 'mlp.up_proj', F, d)]);
+    x = g.op('Add', [x, linear(act, p + 'mlp.down_proj', d, F)]);
   }
 
   // logits of the last position only: the LM head never runs over a prefill chunk
