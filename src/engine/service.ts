@@ -2,8 +2,8 @@
 // snapshot) and ask (answer from it). The engine host process serves these to the extension; the
 // CLI calls them in-process. The model and the last compressed cache stay loaded between calls.
 import * as path from 'node:path';
-import { buildRepoContext, listFiles, RepoContext, snapshotKey } from '../repo';
-import { EngineError } from './errors';
+import { buildRepoContext, listFiles, RepoContext, snapshotKey, statFingerprint } from '../repo';
+import { EngineError, throwIfCancelled } from './errors';
 import { generate, MAX_CHUNK } from './generate';
 import { KvCache } from './kv/cache';
 import { compressContext } from './kv/compress';
@@ -14,6 +14,7 @@ import { defaultCacheRoot, modelFingerprint } from './model/convert';
 import { Model } from './model/model';
 import { checkMemory } from './memory';
 import { chooseModel } from './hub/choose';
+import { SnapshotMemo } from './snapshot-memo';
 import { resolveModel } from './hub/download';
 import { deviceClass } from './runtime/session';
 import { withBuildLock } from './store/lock';
@@ -47,12 +48,20 @@ export interface CallContext {
   emit: (e: EngineEvent) => void;
 }
 
-interface Snapshot {
+/** What answering needs of a snapshot. */
+interface LightSnapshot {
   key: string;
-  repo: RepoContext;
+  /** Included files in context order. */
+  files: string[];
   prefix: number[];
   postfix: number[];
+  /** The model files' fingerprint. */
   fingerprint: string;
+}
+
+/** What building needs too: the context itself. */
+interface Snapshot extends LightSnapshot {
+  repo: RepoContext;
 }
 
 export class EngineService {
@@ -114,7 +123,15 @@ export class EngineService {
     if (positions < 64) throw new EngineError('bad-input', `the model has only ${model.config.maxPositions} positions: no room for a repository`);
     const maxTokens = Math.min(r.maxContextTokens ?? positions, positions);
     ctx.emit({ kind: 'progress', phase: 'listing', done: 0, total: 1 });
-    const repo = await buildRepoContext({ root: r.root, tokenizer: tok, maxTokens, include: r.include, exclude: r.exclude, maxFileBytes: r.maxFileBytes, signal: ctx.signal });
+    const statFp = await statFingerprint(r.root, { include: r.include, exclude: r.exclude, maxFileBytes: r.maxFileBytes, signal: ctx.signal }).catch((e) => {
+      throwIfCancelled(ctx.signal, 'listing the repository');
+      throw e;
+    });
+    // listing aborts its git and fs calls with Node's AbortError; the caller should hear 'cancelled'
+    const repo = await buildRepoContext({ root: r.root, tokenizer: tok, maxTokens, include: r.include, exclude: r.exclude, maxFileBytes: r.maxFileBytes, signal: ctx.signal }).catch((e) => {
+      throwIfCancelled(ctx.signal, 'listing the repository');
+      throw e;
+    });
     ctx.emit({ kind: 'progress', phase: 'tokenizing', done: 1, total: 1 });
     if (repo.ids.length === 0) throw new EngineError('bad-input', `no file of ${r.root} could be included (${repo.skipped.length} skipped)`);
     const fingerprint = modelFingerprint(model.dir, s.cacheDir ?? defaultCacheRoot());
@@ -127,7 +144,27 @@ export class EngineService {
       promptFormat: `${repo.promptFormat}+prompt${PROMPT_VERSION}`,
       kvzip: { ratio: r.ratio ?? DEFAULT_RATIO, press: r.press ?? 'kvzip', chunk: KVZIP_CHUNK, mode: BUDGET_MODE, dtype: r.kvDtype ?? 'fp16' },
     });
-    return { key, repo, prefix: frame.prefix, postfix: frame.postfix, fingerprint };
+    this.memo(s).remember(r.root, this.settingsKey(model, r), { fingerprint: statFp, key, files: repo.files.map((f) => f.path) });
+    return { key, repo, files: repo.files.map((f) => f.path), prefix: frame.prefix, postfix: frame.postfix, fingerprint };
+  }
+
+  private memo(s: EngineSettings): SnapshotMemo {
+    return new SnapshotMemo(path.join(s.cacheDir ?? defaultCacheRoot(), 'repos'));
+  }
+
+  /** Everything besides the files that decides a snapshot key. */
+  private settingsKey(model: Model, r: RepoSettings): string {
+    return JSON.stringify([this.modelId, model.dir, model.info.graphDir, r.maxContextTokens, r.include, r.exclude, r.maxFileBytes, r.ratio, r.press, r.kvDtype, KVZIP_CHUNK, PROMPT_VERSION]);
+  }
+
+  /** The snapshot when no file changed since the last full computation (stat fingerprint): no reading, no tokenizing. */
+  private async quickSnapshot(model: Model, s: EngineSettings, r: RepoSettings, ctx: CallContext): Promise<LightSnapshot | null> {
+    const statFp = await statFingerprint(r.root, { include: r.include, exclude: r.exclude, maxFileBytes: r.maxFileBytes, signal: ctx.signal });
+    const rec = this.memo(s).lookup(r.root, this.settingsKey(model, r), statFp);
+    if (!rec) return null;
+    const tok = model.tokenizer;
+    const frame = tok.chatFrame(tok.hasChatTemplate ? SYSTEM_PROMPT : null);
+    return { key: rec.key, files: rec.files, prefix: frame.prefix, postfix: frame.postfix, fingerprint: modelFingerprint(model.dir, s.cacheDir ?? defaultCacheRoot()) };
   }
 
   async index(p: IndexParams, ctx: CallContext): Promise<IndexResult> {
@@ -205,15 +242,20 @@ export class EngineService {
   }
 
   async ask(p: AskParams, ctx: CallContext): Promise<AskResult> {
-    const t0 = performance.now();
+    const tModel = performance.now();
     const model = await this.loadModel(p.engine, ctx);
-    const snap = await this.snapshot(model, p.engine, p.repo, ctx);
+    const t0 = performance.now(); // the model stays loaded in the extension: time to first token starts here
     const store = this.store(p.engine);
+    let snap: LightSnapshot | null = await this.quickSnapshot(model, p.engine, p.repo, ctx);
     let cacheReused = true;
-    if (!(await store.has(snap.key))) {
-      if (p.build === false) throw new EngineError('bad-input', 'there is no cache for the current snapshot of this repository: build it first (repozip index)');
-      await this.build(model, snap, p, ctx, t0);
-      cacheReused = false;
+    if (!snap || !(await store.has(snap.key))) {
+      const full = await this.snapshot(model, p.engine, p.repo, ctx);
+      if (!(await store.has(full.key))) {
+        if (p.build === false) throw new EngineError('bad-input', 'there is no cache for the current snapshot of this repository: build it first (repozip index)');
+        await this.build(model, full, p, ctx, t0);
+        cacheReused = false;
+      }
+      snap = full;
     }
     const tLoad = performance.now();
     if (this.warm?.key !== snap.key) {
@@ -240,10 +282,10 @@ export class EngineService {
         cacheReused,
         key: snap.key,
         firstTokenMs: tAsk - t0 + out.firstTokenMs,
-        timings: { snapshotMs: tLoad - t0, loadMs: tAsk - tLoad, questionPrefillMs: out.prefillMs },
+        timings: { modelMs: t0 - tModel, snapshotMs: tLoad - t0, loadMs: tAsk - tLoad, questionPrefillMs: out.prefillMs },
         tokens: out.ids.length,
         decodeMsPerToken: out.decodeMsPerToken,
-        files: snap.repo.files.map((f) => f.path),
+        files: snap.files,
       };
     } finally {
       cache.rollback(mark);

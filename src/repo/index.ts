@@ -9,7 +9,7 @@ import { orderFiles } from './order';
 import { LAYOUT_VERSION, layoutContext, type FileSpan, type LayoutFormat, type LeftOutFile, type TokenizerLike } from './layout';
 import type { SkippedFile } from './skip';
 
-export { listFiles, comparePaths, DEFAULT_MAX_FILE_BYTES, type ListOptions, type Listing, type RepoFile } from './list';
+export { listFiles, statFingerprint, comparePaths, DEFAULT_MAX_FILE_BYTES, type ListOptions, type Listing, type RepoFile } from './list';
 export { orderFiles, readHistory, stabilityOrder, type History } from './order';
 export { layoutContext, LAYOUT_VERSION, type FileSpan, type Layout, type LayoutFormat, type LayoutOptions, type LeftOutFile, type TokenizerLike } from './layout';
 export { budgetRank, fileKind, type FileKind } from './budget';

@@ -6,6 +6,7 @@
 // Include/exclude syntax: both are lists of .gitignore patterns matched against the path from the
 // root with "/" separators, case-sensitively (`*.ts`, `src/`, `/docs/**/*.md`, `!src/keep.ts`). A
 // path is listed when `include` is empty or matches it, and `exclude` does not.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Ignore } from 'ignore';
 import { inspect, type RepoFile } from './file';
@@ -72,6 +73,25 @@ async function gitPaths(root: string, signal?: AbortSignal): Promise<string[] | 
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // git is not installed
     throw e;
   }
+}
+
+/**
+ * A cheap fingerprint of what `listFiles` would read: the candidate paths and each one's stat
+ * (size, change times, inode), without opening a file. Equal fingerprints mean nothing was edited,
+ * added or removed since (git's own index works the same way), so a caller may reuse what it
+ * derived from the last full listing instead of reading and hashing every file again.
+ */
+export async function statFingerprint(root: string, opts: ListOptions = {}): Promise<string> {
+  const filter = userFilter(opts.include ?? [], opts.exclude ?? []);
+  const all = (await gitPaths(root, opts.signal)) ?? (await walkPaths(root, (dir) => filter?.prunes(dir) ?? false, opts.signal));
+  const h = createHash('sha256').update(`${opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES}\0`);
+  const pause = timeSlices(opts.signal);
+  for (const p of (filter ? all.filter((x) => filter.keeps(x)) : all).sort(comparePaths)) {
+    await pause();
+    const st = fs.statSync(`${root}/${p}`, { bigint: true, throwIfNoEntry: false });
+    h.update(st ? `${p}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}\0` : `${p}\0-\0`);
+  }
+  return h.digest('hex');
 }
 
 /** Lists the repository at `root`: the files that go into the context, and the ones skipped with their reasons. */

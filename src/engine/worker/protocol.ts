@@ -72,10 +72,11 @@ export interface AskResult {
   stop: string;
   cacheReused: boolean;
   key: string;
-  /** From the call to the first answer token, everything included. */
+  /** From the call (model already loaded) to the first answer token: snapshot, cache load, question prefill, first token. */
   firstTokenMs: number;
-  /** Where that time went: listing+tokenizing the repo, loading the cache, prefilling the question. */
-  timings: { snapshotMs: number; loadMs: number; questionPrefillMs: number };
+  /** Where time went: loading the model (once per process), finding the snapshot (listing, or the
+   *  stat shortcut), loading the compressed cache, prefilling the question. */
+  timings: { modelMs: number; snapshotMs: number; loadMs: number; questionPrefillMs: number };
   tokens: number;
   decodeMsPerToken: number;
   /** Files of the snapshot, for turning paths in the answer into links. */
