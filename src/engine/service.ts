@@ -1,6 +1,7 @@
 // What the engine does for a repository: index (build or find the compressed cache of the current
 // snapshot) and ask (answer from it). The engine host process serves these to the extension; the
 // CLI calls them in-process. The model and the last compressed cache stay loaded between calls.
+import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { buildRepoContext, listFiles, RepoContext, snapshotKey, statFingerprint } from '../repo';
 import { EngineError, throwIfCancelled } from './errors';
@@ -18,6 +19,7 @@ import { SnapshotMemo } from './snapshot-memo';
 import { resolveModel } from './hub/download';
 import { deviceClass } from './runtime/session';
 import { withBuildLock } from './store/lock';
+import { CheckpointStore, commonPrefix } from './store/checkpoint';
 import { CacheHeader } from './store/format';
 import { defaultSnapshotDir, SnapshotStore } from './store/store';
 import type { AskParams, AskResult, ClearResult, EngineEvent, EngineSettings, IndexParams, IndexResult, Method, Methods, PullParams, PullResult, RepoSettings, StatusParams, StatusResult } from './worker/protocol';
@@ -27,6 +29,8 @@ const BUDGET_MODE: BudgetMode = 'global';
 /** The words around the repository in the cache's prefix; part of the snapshot key. */
 export const SYSTEM_PROMPT = 'You are repozip, an assistant that answers questions about the software repository given below. Be precise and cite file paths.';
 const PROMPT_VERSION = 1;
+/** A checkpoint is worth loading when it spares at least this many context tokens. */
+const MIN_REUSE = 256;
 /** Tokens of the repeat instruction before a chunk in a KVzip pass (with room to spare). */
 const LEAD_ROOM = 64;
 
@@ -157,6 +161,11 @@ export class EngineService {
     return JSON.stringify([this.modelId, model.dir, model.info.graphDir, r.maxContextTokens, r.include, r.exclude, r.maxFileBytes, r.ratio, r.press, r.kvDtype, KVZIP_CHUNK, PROMPT_VERSION]);
   }
 
+  /** One checkpoint per repository and settings (the files are what changes between builds). */
+  private checkpointName(model: Model, r: RepoSettings): string {
+    return 'ck-' + crypto.createHash('sha256').update(`${path.resolve(r.root)}\0${this.settingsKey(model, r)}`).digest('hex').slice(0, 32);
+  }
+
   /** The snapshot when no file changed since the last full computation (stat fingerprint): no reading, no tokenizing. */
   private async quickSnapshot(model: Model, s: EngineSettings, r: RepoSettings, ctx: CallContext): Promise<LightSnapshot | null> {
     const statFp = await statFingerprint(r.root, { include: r.include, exclude: r.exclude, maxFileBytes: r.maxFileBytes, signal: ctx.signal });
@@ -189,15 +198,23 @@ export class EngineService {
           checkMemory(model.config, model.info.weightBytes, model.info.weights === 'fp32', snap.prefix.length + snap.repo.ids.length, MAX_CHUNK);
           const ratio = p.repo.ratio ?? DEFAULT_RATIO;
           const press = makePress(p.repo.press ?? 'kvzip');
+          // the last build of this repository, if its context starts like this one
+          const checkpoints = new CheckpointStore(path.join(store.dir, 'checkpoints'));
+          const name = this.checkpointName(model, p.repo);
+          const ck = await checkpoints.load(name, snap.fingerprint, snap.prefix);
+          const shared = ck ? commonPrefix(ck.contextIds, snap.repo.ids) : 0;
           const res = await compressContext(model, snap.prefix, snap.repo.ids, snap.postfix, {
             press,
             ratio,
             mode: BUDGET_MODE,
             signal: ctx.signal,
             onProgress: (phase, done, total) => ctx.emit({ kind: 'progress', phase: phase === 'prefill' ? 'prefill' : 'scoring', done, total }),
+            reuse: ck && shared >= MIN_REUSE ? { cache: ck.cache, tokens: shared, scores: ck.scores, chunk: ck.chunk } : undefined,
+            beforeEvict: (full, scores) => checkpoints.save(name, { cache: full, prefixIds: snap.prefix, contextIds: snap.repo.ids, scores, chunk: KVZIP_CHUNK }, snap.fingerprint),
           });
           timings.prefill = res.prefillMs;
           timings.scoring = res.scoreMs;
+          timings.reusedTokens = res.reusedTokens;
           ctx.emit({ kind: 'progress', phase: 'writing', done: 0, total: 1 });
           const tw = performance.now();
           await store.save(

@@ -25,17 +25,26 @@ export async function prefillContext(
   model: Model,
   prefix: number[],
   context: number[],
-  opts: { stats?: boolean; window?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void; maxChunk?: number } = {},
+  opts: {
+    stats?: boolean;
+    window?: number;
+    signal?: AbortSignal;
+    onProgress?: (done: number, total: number) => void;
+    maxChunk?: number;
+    /** A cache already holding prefix ‖ context[0, n) (a checkpoint): only the rest is fed. */
+    start?: KvCache;
+  } = {},
 ): Promise<PrefillResult> {
   const t0 = performance.now();
   const ids = [...prefix, ...context];
-  const cache = model.newCache();
+  const cache = opts.start ?? model.newCache();
+  if (opts.stats && opts.start) throw new Error('prefill statistics need the whole context fed');
   const units = model.config.numLayers * model.config.numKvHeads;
   const total = ids.length;
   const window = Math.min(opts.window ?? SNAPKV_WINDOW, context.length);
   const stats: PrefillStats | undefined = opts.stats ? { received: new Float32Array(units * total), window: new Float32Array(units * total), windowSize: window } : undefined;
   const sizer = new ChunkSizer(opts.maxChunk);
-  for (let i = 0; i < total; ) {
+  for (let i = cache.nextPosition; i < total; ) {
     throwIfCancelled(opts.signal, 'prefill');
     const windowStart = total - window;
     const n = sizer.next((stats && i < windowStart ? windowStart : total) - i);
@@ -91,25 +100,68 @@ export interface CompressResult {
   total: number;
   prefillMs: number;
   scoreMs: number;
+  /** Context tokens taken from the checkpoint instead of prefilled. */
+  reusedTokens: number;
 }
 
-/** Prefill, score, select, evict: the whole compression of one context. */
+/** An earlier build of a context sharing its first `tokens` ids with this one. */
+export interface Reuse {
+  cache: KvCache;
+  tokens: number;
+  scores: ScoreGrid;
+  chunk: number;
+}
+
+/**
+ * Prefill, score, select, evict: the whole compression of one context. With `reuse`, the shared
+ * prefix comes from a checkpoint; `beforeEvict` sees the full cache and its scores (to write the
+ * next checkpoint) before eviction shrinks the cache in place.
+ */
 export async function compressContext(
   model: Model,
   prefix: number[],
   context: number[],
   postfix: number[],
-  opts: { press: Press; ratio: number; mode?: BudgetMode; signal?: AbortSignal; onProgress?: (phase: 'prefill' | 'score', done: number, total: number) => void },
+  opts: {
+    press: Press;
+    ratio: number;
+    mode?: BudgetMode;
+    signal?: AbortSignal;
+    onProgress?: (phase: 'prefill' | 'score', done: number, total: number) => void;
+    reuse?: Reuse;
+    beforeEvict?: (full: KvCache, scores: ScoreGrid) => Promise<void>;
+  },
 ): Promise<CompressResult> {
   checkRatio(opts.ratio);
-  const pre = await prefillContext(model, prefix, context, { stats: opts.press.needsPrefillStats, signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('prefill', d, t) });
-  const ctx: PressContext = { model, cache: pre.cache, prefixLength: prefix.length, contextIds: context, postfix, stats: pre.stats, signal: opts.signal, onProgress: (d, t) => opts.onProgress?.('score', d, t) };
+  const reuse = opts.reuse && !opts.press.needsPrefillStats && opts.reuse.tokens > 0 ? opts.reuse : undefined;
+  if (reuse) {
+    const n = prefix.length + reuse.tokens;
+    reuse.cache.rollback({ lengths: reuse.cache.heads.map((row) => row.map(() => n)), nextPosition: n });
+  }
+  const pre = await prefillContext(model, prefix, context, {
+    stats: opts.press.needsPrefillStats,
+    start: reuse?.cache,
+    signal: opts.signal,
+    onProgress: (d, t) => opts.onProgress?.('prefill', d, t),
+  });
+  const ctx: PressContext = {
+    model,
+    cache: pre.cache,
+    prefixLength: prefix.length,
+    contextIds: context,
+    postfix,
+    stats: pre.stats,
+    reuse: reuse && { scores: reuse.scores, tokens: reuse.tokens, chunk: reuse.chunk },
+    signal: opts.signal,
+    onProgress: (d, t) => opts.onProgress?.('score', d, t),
+  };
   const t = performance.now();
   const scores = await opts.press.score(ctx);
   const scoreMs = performance.now() - t;
+  await opts.beforeEvict?.(pre.cache, scores);
   const keep = selectKeep(scores, opts.ratio, opts.mode);
   evict(pre.cache, keep, prefix.length, context.length);
   let kept = 0;
   for (const k of keep) kept += k;
-  return { cache: pre.cache, scores, keep, kept, total: keep.length, prefillMs: pre.ms, scoreMs };
+  return { cache: pre.cache, scores, keep, kept, total: keep.length, prefillMs: pre.ms, scoreMs, reusedTokens: reuse?.tokens ?? 0 };
 }

@@ -37,8 +37,17 @@ export class KVzipPress implements Press {
     const leads = chunkLeads(model.tokenizer, contextIds, ctx.postfix, this.chunk);
     const own = sink + n; // the pass's own keys start right after the context in every head
     const sizer = new ChunkSizer();
+    const reused = ctx.reuse && ctx.reuse.chunk === this.chunk ? ctx.reuse : null;
     for (let t = 0, c0 = 0; c0 < n; t++, c0 += this.chunk) {
       const c1 = Math.min(n, c0 + this.chunk);
+      if (reused && c1 <= reused.tokens && c1 - c0 === this.chunk) {
+        // the same tokens as last build's chunk: keep its scores (computed over the old full
+        // cache, an approximation the incremental build accepts for its speed)
+        const old = reused.scores;
+        for (let u = 0; u < units; u++) grid.data.set(old.data.subarray(u * old.length + c0, u * old.length + c1), u * n + c0);
+        ctx.onProgress?.(c1, n);
+        continue;
+      }
       const input = [...leads[t], ...contextIds.slice(c0, c1)];
       const mark = cache.mark();
       // the pass itself runs in sub-chunks (bounded memory, prompt cancel); its earlier keys stay
