@@ -1,0 +1,191 @@
+// `npm run bench`: the engine against the machine's limits and against llama.cpp, in one run.
+//
+//   npm run bench                      full run (0.5B and 1.5B shapes, 2K/8K prefill, 4K/16K decode)
+//   npm run bench -- --quick           < 2 minutes: 0.5B at 1K/2K, compared with bench/results/baseline.json
+//   npm run bench -- --no-peer         without llama.cpp
+//   npm run bench:engine               the engine alone: roofline, 0.5B prefill and decode at 2K
+//
+// Prints a table and writes bench/results/<date>.json. Absolute times on a shared machine are noisy:
+// read the ratios (to the GEMM roofline, to the peer, compressed vs full) measured in the same run.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { prefill } from '../src/engine/generate';
+import { Model } from '../src/engine/model/model';
+import { EngineService } from '../src/engine/service';
+import { compressed, decodeMs, peakRss, randomIds, resetPeak, scoringTimed } from './measure';
+import { llamaCppPeer } from './peer';
+import { gemmRate, int4Rate, readBandwidth } from './roofline';
+import { flopsPerToken, shapeModel, SHAPES } from './shapes';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const engineOnly = args.includes('--engine-only');
+const THREADS = os.cpus().length;
+const ROOT = path.join(__dirname, '.models');
+const results: Record<string, unknown> = {};
+const lines: string[] = [];
+const say = (s: string) => {
+  lines.push(s);
+  console.log(s);
+};
+const gb = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GB`;
+
+async function roofline() {
+  const r = {
+    fp32GemmGflops: await gemmRate(512, 896, 4864, THREADS),
+    int4GemmGflopsM1: await int4Rate(1, 896, 4864, THREADS),
+    int4GemmGflopsM512: await int4Rate(512, 896, 4864, THREADS),
+    readGBs: await readBandwidth(THREADS),
+  };
+  say(`roofline (onnxruntime, ${THREADS} threads): fp32 GEMM ${r.fp32GemmGflops.toFixed(1)} GFLOP/s; int4 MatMulNBits ${r.int4GemmGflopsM512.toFixed(1)} GFLOP/s at 512 rows, ${r.int4GemmGflopsM1.toFixed(1)} at 1 row; memory read ${r.readGBs.toFixed(1)} GB/s`);
+  results.roofline = r;
+  return r;
+}
+
+/** Prefill up to each length in `marks`, KVzip-scoring at the ones in `scoreAt`, then decode timings. */
+async function shapeRun(key: string, marks: number[], scoreAt: number[], decodeAt: number[], gemm: number) {
+  const shape = SHAPES[key];
+  const t0 = performance.now();
+  const model = await Model.load(shapeModel(ROOT, key), { device: 'cpu', cacheRoot: path.join(ROOT, 'cache'), threads: THREADS });
+  const out: Record<string, unknown> = { shape, loadMs: performance.now() - t0, weightBytes: model.info.weightBytes };
+  say(`\n${shape.name}: ${(flopsPerToken(shape) / 1e9).toFixed(2)} GFLOP/token in the linears; fp32 weights ${gb(model.info.weightBytes)}`);
+  const ids = randomIds(Math.max(...marks), shape.vocab);
+  const cache = model.newCache();
+  const prefillRows: unknown[] = [];
+  const scoreRows: unknown[] = [];
+  let done = 0;
+  let elapsed = 0;
+  resetPeak();
+  for (const n of marks) {
+    const t = performance.now();
+    await prefill(model, cache, ids.slice(done, n), { targetMs: 1e9 });
+    elapsed += performance.now() - t;
+    done = n;
+    const tokS = (n * 1000) / elapsed;
+    const fraction = (flopsPerToken(shape) * tokS) / (gemm * 1e9);
+    const prefillPeak = peakRss();
+    prefillRows.push({ n, tokS, fractionOfGemm: fraction, peakBytes: prefillPeak });
+    say(`  prefill 0→${n}: ${tokS.toFixed(1)} tokens/s = ${(100 * fraction).toFixed(0)} % of the fp32 GEMM rate; peak RSS ${gb(prefillPeak)}`);
+    if (scoreAt.includes(n)) {
+      const s = await scoringTimed(model, cache, ids.slice(0, n));
+      scoreRows.push({ n, scoreMs: s.ms, prefillMs: elapsed, ratio: s.ms / elapsed, peakBytes: s.peakBytes, prefillPeakBytes: prefillPeak });
+      say(`  KVzip scoring at ${n}: ${(s.ms / 1000).toFixed(1)} s = ${(s.ms / elapsed).toFixed(2)}× prefill; peak RSS ${gb(s.peakBytes)} vs prefill ${gb(prefillPeak)} (${((100 * s.peakBytes) / prefillPeak - 100).toFixed(0)} %)`);
+      resetPeak();
+    }
+  }
+  const decodeRows: unknown[] = [];
+  for (const n of [...decodeAt].sort((a, b) => b - a)) {
+    cache.rollback({ lengths: cache.heads.map((row) => row.map(() => n)), nextPosition: n });
+    const context = ids.slice(0, n);
+    const full = await decodeMs(model, cache);
+    const empty = model.newCache();
+    await model.forward({ ids: ids.slice(0, 16), cache: empty });
+    const base = await decodeMs(model, empty);
+    // attention's part of a step: the step minus a step over an (almost) empty cache
+    const at = async (ratio: number) => {
+      const ms = await decodeMs(model, await compressed(model, cache, context, ratio));
+      return { ratio, ms, attentionVsFull: (ms - base) / (full - base) };
+    };
+    const row = { n, fullMs: full, attentionShare: (full - base) / full, compressed: [await at(0.3), await at(0.1)] };
+    decodeRows.push(row);
+    const [r3, r1] = row.compressed;
+    say(`  decode at ${n}: full ${full.toFixed(1)} ms/token (attention ${(100 * row.attentionShare).toFixed(0)} %); ratio 0.3 ${r3.ms.toFixed(1)} ms (attention ${r3.attentionVsFull.toFixed(2)}× full); ratio 0.1 ${r1.ms.toFixed(1)} ms (attention ${r1.attentionVsFull.toFixed(2)}× full)`);
+  }
+  out.prefill = prefillRows;
+  out.scoring = scoreRows;
+  out.decode = decodeRows;
+  await model.dispose();
+  return out;
+}
+
+async function int4Decode(n: number) {
+  const model = await Model.load(shapeModel(ROOT, '0.5b'), { device: 'cpu', weights: 'int4', cacheRoot: path.join(ROOT, 'cache'), threads: 1 });
+  const cache = model.newCache();
+  await prefill(model, cache, randomIds(n, 150000), { targetMs: 1e9 });
+  const ms = await decodeMs(model, cache);
+  await model.dispose();
+  say(`  int4 weights (MatMulNBits, 1 thread): decode at ${n} ${ms.toFixed(1)} ms/token; weights ${gb(model.info.weightBytes)}`);
+  return { n, decodeMs: ms, weightBytes: model.info.weightBytes };
+}
+
+/** A repository of real code (the Python standard library) big enough for `tokens` tokens. */
+function syntheticRepo(tokens: number): string {
+  const dir = path.join(ROOT, `repo-${tokens}`);
+  if (fs.existsSync(dir)) return dir;
+  fs.mkdirSync(dir, { recursive: true });
+  const src = '/usr/lib/python3.11';
+  let chars = 0;
+  for (const f of fs.readdirSync(src).filter((x) => x.endsWith('.py')).sort()) {
+    const text = fs.readFileSync(path.join(src, f), 'utf8');
+    fs.writeFileSync(path.join(dir, f), text);
+    chars += text.length;
+    if (chars > tokens * 4) break;
+  }
+  return dir;
+}
+
+async function ttft(n: number) {
+  const repo = syntheticRepo(n);
+  const cacheDir = path.join(ROOT, `ttft-${Date.now()}`);
+  const params = { engine: { model: shapeModel(ROOT, '0.5b'), device: 'cpu' as const, cacheDir }, repo: { root: repo, maxContextTokens: n }, question: 'What does this code do?', maxTokens: 1 };
+  const ctx = { signal: new AbortController().signal, emit: () => {} };
+  const cold = new EngineService();
+  const c = await cold.ask(params, ctx);
+  await cold.dispose();
+  const warm = new EngineService(); // a new process state: the cache is loaded from disk
+  const w = await warm.ask(params, ctx);
+  await warm.dispose();
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+  say(`  time to first token at ${n} tokens: cold (build) ${(c.firstTokenMs / 1000).toFixed(1)} s, warm ${w.firstTokenMs.toFixed(0)} ms (${(c.firstTokenMs / w.firstTokenMs).toFixed(0)}×); warm = snapshot ${w.timings.snapshotMs.toFixed(0)} + load ${w.timings.loadMs.toFixed(0)} + question ${w.timings.questionPrefillMs.toFixed(0)} ms`);
+  return { n, coldMs: c.firstTokenMs, warmMs: w.firstTokenMs, ratio: c.firstTokenMs / w.firstTokenMs, warm: w.timings };
+}
+
+async function main() {
+  say(`repozip bench ${quick ? '(quick)' : ''} — ${os.cpus()[0].model}, ${THREADS} cores, ${gb(os.totalmem())} RAM, node ${process.version}, ${new Date().toISOString()}`);
+  const r = await roofline();
+  if (engineOnly) {
+    results['0.5b'] = await shapeRun('0.5b', [2048], [], [2048], r.fp32GemmGflops);
+    return;
+  }
+  results['0.5b'] = quick ? await shapeRun('0.5b', [1024, 2048], [1024], [2048], r.fp32GemmGflops) : await shapeRun('0.5b', [2048, 4096, 8192, 16384], [2048, 8192], [4096, 16384], r.fp32GemmGflops);
+  results.int4 = await int4Decode(quick ? 1024 : 4096);
+  results.ttft = await ttft(quick ? 1024 : 8192);
+  if (!quick) results['1.5b'] = await shapeRun('1.5b', [2048, 8192], [2048, 8192], [4096], r.fp32GemmGflops);
+  if (!quick && !args.includes('--no-peer')) {
+    const peer = llamaCppPeer(2048, THREADS);
+    results.peer = peer;
+    if ('skipped' in peer) say(`\nllama.cpp peer skipped: ${peer.skipped}`);
+    else {
+      const ours = (results['0.5b'] as { prefill: { n: number; tokS: number }[] }).prefill.find((p) => p.n === 2048)!.tokS;
+      say(`\nllama.cpp ${peer.llamaCpp} (F16, same shape, same run): prefill ${peer.prefillTokS.toFixed(1)} tokens/s at ${peer.n}, decode ${peer.decodeMs.toFixed(1)} ms/token → repozip prefill = ${(ours / peer.prefillTokS).toFixed(2)}× llama.cpp`);
+    }
+  }
+  const file = path.join(__dirname, 'results', quick ? 'quick-latest.json' : `${new Date().toISOString().slice(0, 10)}.json`);
+  fs.writeFileSync(file, JSON.stringify({ machine: { cpu: os.cpus()[0].model, cores: THREADS, memory: os.totalmem() }, quick, results, table: lines }, null, 1));
+  if (quick) compareWithBaseline();
+  console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+}
+
+/** --quick: the ratios of this run to the committed baseline (>1 = faster now). */
+function compareWithBaseline() {
+  const file = path.join(__dirname, 'results', 'baseline.json');
+  if (!fs.existsSync(file)) return console.log('no bench/results/baseline.json to compare with (copy a quick run there to make one)');
+  const base = JSON.parse(fs.readFileSync(file, 'utf8')).results;
+  const pick = (r: Record<string, any>) => ({
+    prefill: r['0.5b'].prefill.at(-1).tokS as number,
+    scoring: r['0.5b'].scoring[0].ratio as number,
+    decode: r['0.5b'].decode[0].fullMs as number,
+    int4: r.int4.decodeMs as number,
+    warm: r.ttft.warmMs as number,
+  });
+  const now = pick(results);
+  const then = pick(base);
+  console.log('\nversus baseline (>1 = better now):');
+  console.log(`  prefill ${(now.prefill / then.prefill).toFixed(2)}×, scoring/prefill ${(then.scoring / now.scoring).toFixed(2)}×, decode ${(then.decode / now.decode).toFixed(2)}×, int4 decode ${(then.int4 / now.int4).toFixed(2)}×, warm TTFT ${(then.warm / now.warm).toFixed(2)}×`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
