@@ -1,0 +1,59 @@
+// Settings → engine parameters: defaults agree with package.json, bad values fall back, and each
+// setting lands where the engine reads it.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import test from 'node:test';
+import { askParams, DEFAULTS, engineParams, KEYS, proxyEnv, readSettings, Settings } from '../../src/extension/settings';
+
+const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+const props: Record<string, { default: unknown; enum?: unknown[]; description?: string; markdownDescription?: string }> = pkg.contributes.configuration.properties;
+const PLACES = { root: '/ws', modelCacheDir: '/global', snapshotDir: '/storage/snapshots' };
+
+test('every setting is contributed, described, with the default the code uses', () => {
+  assert.deepEqual(Object.keys(props).sort(), Object.values(KEYS).map((k) => `repozip.${k}`).sort());
+  for (const [name, key] of Object.entries(KEYS) as [keyof Settings, string][]) {
+    const p = props[`repozip.${key}`];
+    assert.deepEqual(p.default, DEFAULTS[name], key);
+    assert.ok((p.description ?? p.markdownDescription ?? '').length > 20, `${key} has a description`);
+  }
+  assert.deepEqual(props['repozip.device'].enum, ['auto', 'cpu', 'cuda', 'dml', 'webgpu', 'coreml']);
+  // a malicious repository's .vscode/settings.json must not pick the model or what is read
+  const restricted = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
+  for (const k of ['repozip.model', 'repozip.device']) assert.ok(restricted.includes(k), k);
+});
+
+test('hand-edited settings: wrong types and out-of-range values fall back to the defaults', () => {
+  const bad: Record<string, unknown> = { model: 42, device: 'tpu', ratio: 3, include: 'src/**', exclude: ['', 7, 'dist/**'], maxContextTokens: -1, maxAnswerTokens: 0, temperature: 'hot', cacheBudgetMB: NaN, autoBuild: 'always', 'hover.mode': 'loud' };
+  assert.deepEqual(readSettings((k) => bad[k]), { ...DEFAULTS, exclude: ['dist/**'] });
+  assert.deepEqual(readSettings(() => undefined), DEFAULTS);
+});
+
+test('settings map onto the engine call parameters', () => {
+  const s = readSettings((k) => ({ model: ' Qwen/Qwen2.5-Coder-0.5B-Instruct ', device: 'cpu', ratio: 0.5, include: ['src/**'], exclude: ['**/*.min.js'], maxContextTokens: 8000, cacheBudgetMB: 2, 'hover.mode': 'auto' })[k]);
+  assert.deepEqual(engineParams(s, PLACES), {
+    engine: { model: 'Qwen/Qwen2.5-Coder-0.5B-Instruct', device: 'cpu', cacheDir: '/global', snapshotDir: '/storage/snapshots' },
+    repo: { root: '/ws', ratio: 0.5, budgetBytes: 2 * 1024 * 1024, include: ['src/**'], exclude: ['**/*.min.js'], maxContextTokens: 8000 },
+  });
+  assert.equal(s.hoverMode, 'auto');
+  // defaults: no model (the engine picks the device's default), no limits the engine would apply as given
+  const d = engineParams(DEFAULTS, PLACES);
+  assert.equal('model' in d.engine, false);
+  assert.deepEqual(Object.keys(d.repo).sort(), ['budgetBytes', 'ratio', 'root']);
+});
+
+test('a question carries the answer settings; autoBuild never forbids building in the engine', () => {
+  const p = engineParams(DEFAULTS, PLACES);
+  assert.deepEqual(askParams({ ...DEFAULTS, temperature: 0.7 }, p, 'q'), { ...p, question: 'q', maxTokens: 512, temperature: 0.7, build: true });
+  assert.equal(askParams({ ...DEFAULTS, autoBuild: 'never' }, p, 'q', 64).build, false);
+  assert.equal(askParams(DEFAULTS, p, 'q', 64).maxTokens, 64);
+});
+
+test('http.proxy reaches the engine process in both spellings', () => {
+  assert.deepEqual(proxyEnv(undefined, undefined), {});
+  assert.deepEqual(proxyEnv('  ', []), {});
+  const env = proxyEnv('http://proxy.corp:3128', ['localhost', '.corp']);
+  for (const k of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']) assert.equal(env[k], 'http://proxy.corp:3128');
+  assert.equal(env.NO_PROXY, 'localhost,.corp');
+  assert.equal(env.no_proxy, 'localhost,.corp');
+});
