@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { prefill } from '../src/engine/generate';
 import { Model } from '../src/engine/model/model';
 import { EngineService } from '../src/engine/service';
-import { compressed, decodeMs, peakRss, randomIds, resetPeak, scoringTimed } from './measure';
+import { compressed, decodeMs, peakRss, randomIds, resetPeak, scoringTimed, truncate } from './measure';
 import { llamaCppPeer } from './peer';
 import { gemmRate, int4Rate, readBandwidth } from './roofline';
 import { flopsPerToken, shapeModel, SHAPES } from './shapes';
@@ -76,7 +76,7 @@ async function shapeRun(key: string, marks: number[], scoreAt: number[], decodeA
   }
   const decodeRows: unknown[] = [];
   for (const n of [...decodeAt].sort((a, b) => b - a)) {
-    cache.rollback({ lengths: cache.heads.map((row) => row.map(() => n)), nextPosition: n });
+    await truncate(cache, n);
     const context = ids.slice(0, n);
     const full = await decodeMs(model, cache);
     const empty = model.newCache();

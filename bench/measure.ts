@@ -3,8 +3,8 @@
 // each phase (/proc/self/clear_refs), so a phase's peak is its own.
 import * as fs from 'node:fs';
 import { prefill } from '../src/engine/generate';
-import { KvCache } from '../src/engine/kv/cache';
-import { cloneCache, evict } from '../src/engine/kv/compress';
+import { Cache } from '../src/engine/kv/cache';
+import { evict } from '../src/engine/kv/compress';
 import { KVzipPress } from '../src/engine/kv/presses/kvzip';
 import { RandomPress } from '../src/engine/kv/presses/baselines';
 import { selectKeep } from '../src/engine/kv/select';
@@ -43,7 +43,7 @@ export async function timed<T>(f: () => Promise<T>): Promise<Timed<T>> {
   return { ms: performance.now() - t, peakBytes: peakRss(), value };
 }
 
-export async function prefillTimed(model: Model, ids: number[]): Promise<Timed<KvCache>> {
+export async function prefillTimed(model: Model, ids: number[]): Promise<Timed<Cache>> {
   return timed(async () => {
     const cache = model.newCache();
     await prefill(model, cache, ids, { targetMs: 1e9 }); // largest chunks: this measures throughput
@@ -51,12 +51,12 @@ export async function prefillTimed(model: Model, ids: number[]): Promise<Timed<K
   });
 }
 
-export async function scoringTimed(model: Model, cache: KvCache, ids: number[]) {
+export async function scoringTimed(model: Model, cache: Cache, ids: number[]) {
   return timed(() => new KVzipPress().score({ model, cache, prefixLength: 0, contextIds: ids, postfix: [] }));
 }
 
 /** ms per decode step on `cache` (rolled back afterwards), median of `steps`. */
-export async function decodeMs(model: Model, cache: KvCache, steps = 12): Promise<number> {
+export async function decodeMs(model: Model, cache: Cache, steps = 12): Promise<number> {
   const mark = cache.mark();
   const ms: number[] = [];
   await model.forward({ ids: [11], cache, logits: true }); // warm-up
@@ -70,9 +70,16 @@ export async function decodeMs(model: Model, cache: KvCache, steps = 12): Promis
 }
 
 /** A copy of `full` keeping `ratio` of the context entries (random choice: decode cost depends on counts only). */
-export async function compressed(model: Model, full: KvCache, contextIds: number[], ratio: number): Promise<KvCache> {
+export async function compressed(model: Model, full: Cache, contextIds: number[], ratio: number): Promise<Cache> {
   const grid = await new RandomPress(1).score({ model, cache: full, prefixLength: 0, contextIds, postfix: [] });
-  const c = cloneCache(full);
-  evict(c, selectKeep(grid, ratio), 0, contextIds.length);
+  const c = await full.clone();
+  await evict(c, selectKeep(grid, ratio), 0, contextIds.length);
   return c;
+}
+
+/** Cuts every head back to its first `n` rows, as if only n tokens had been fed. */
+export async function truncate(cache: Cache, n: number): Promise<void> {
+  const first = Array.from({ length: n }, (_, i) => i);
+  await cache.retain(Array.from({ length: cache.layers }, () => Array.from({ length: cache.kvHeads }, () => first)));
+  cache.nextPosition = n;
 }

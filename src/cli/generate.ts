@@ -49,7 +49,7 @@ export const generateCommand: Command = {
       onText: v.json ? undefined : (d) => process.stdout.write(d),
     });
     if (v.json) {
-      printJson({ text: out.text, ids: out.ids, stop: out.stop, promptTokens: out.promptTokens, device: model.device, timings: { prefillMs: out.prefillMs, firstTokenMs: out.firstTokenMs, decodeMsPerToken: out.decodeMsPerToken } });
+      printJson({ text: out.text, ids: out.ids, stop: out.stop, promptTokens: out.promptTokens, device: model.device, fallbacks: model.info.fallbacks, timings: { prefillMs: out.prefillMs, firstTokenMs: out.firstTokenMs, decodeMsPerToken: out.decodeMsPerToken } });
     } else process.stdout.write('\n');
     await model.dispose();
     return 0;

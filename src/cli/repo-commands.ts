@@ -65,7 +65,7 @@ export const indexCommand: Command = {
       const emit = progress(v.quiet || v.json);
       const r = await service.index(p, { signal, emit });
       if (process.stderr.isTTY && !v.json && !v.quiet) process.stderr.write('\n');
-      if (v.json) printJson(r);
+      if (v.json) printJson({ ...r, placement: service.placement });
       else {
         console.log(`${r.reused ? 'reused' : r.builtElsewhere ? 'built by another process' : 'built'} cache ${r.key.slice(0, 16)}`);
         console.log(`files: ${r.files.included} included, ${r.files.skipped.length} skipped, ${r.files.leftOut.length} left out by the token budget`);
@@ -104,7 +104,7 @@ export const askCommand: Command = {
           },
         },
       );
-      if (v.json) printJson(r);
+      if (v.json) printJson({ ...r, placement: service.placement });
       else process.stdout.write(`\n\n[${r.cacheReused ? 'cache reused' : 'cache built'}; first token after ${r.firstTokenMs.toFixed(0)} ms; ${r.tokens} tokens]\n`);
       return 0;
     } finally {

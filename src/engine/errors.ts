@@ -31,6 +31,28 @@ export class CancelledError extends EngineError {
   }
 }
 
+const IO_REASONS: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exhausted',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  EISDIR: 'a directory is in the way',
+  ENOTDIR: 'a file is in the way of a directory',
+  EEXIST: 'a file is in the way of a directory',
+};
+
+/** A file system error in words a user acts on ("the disk is full (ENOSPC)"), else its own message. */
+export function describeIo(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code && IO_REASONS[err.code] ? `${IO_REASONS[err.code]} (${err.code})` : err.message;
+}
+
+/** Our own reads and writes failing (disk full, permissions): not a defect of the data, not a caller's mistake. */
+export function ioError(what: string, e: unknown): EngineError {
+  return e instanceof EngineError ? e : new EngineError('io', `${what}: ${describeIo(e)}`);
+}
+
 /** Throws CancelledError when the signal has fired. */
 export function throwIfCancelled(signal: AbortSignal | undefined, what?: string): void {
   if (signal?.aborted) throw new CancelledError(what);

@@ -2,7 +2,7 @@
 // chunks sized to take a fraction of a second each; between chunks the event loop turns (a cancel
 // message can arrive) and the AbortSignal is checked. That bounds both memory and cancel latency.
 import { throwIfCancelled } from './errors';
-import { KvCache } from './kv/cache';
+import { Cache } from './kv/cache';
 import { Model } from './model/model';
 import { GREEDY, Sampler, SamplingOptions } from './sampling';
 import { StreamDecoder } from './tokenizer';
@@ -49,7 +49,7 @@ export class ChunkSizer {
 }
 
 /** Feeds `ids` into the cache in chunks; returns the last position's logits when asked. */
-export async function prefill(model: Model, cache: KvCache, ids: number[], opts: PrefillOptions = {}): Promise<Float32Array | undefined> {
+export async function prefill(model: Model, cache: Cache, ids: number[], opts: PrefillOptions = {}): Promise<Float32Array | undefined> {
   const sizer = new ChunkSizer(opts.maxChunk, opts.targetMs);
   let logits: Float32Array | undefined;
   for (let i = 0; i < ids.length; ) {
@@ -91,7 +91,7 @@ export interface Generation {
 }
 
 /** Prefills the prompt on top of `cache` and decodes an answer, streaming text deltas. */
-export async function generate(model: Model, cache: KvCache, prompt: number[], opts: GenerateOptions): Promise<Generation> {
+export async function generate(model: Model, cache: Cache, prompt: number[], opts: GenerateOptions): Promise<Generation> {
   const t0 = performance.now();
   const stopIds = new Set(opts.stopIds ?? model.config.eosTokenIds);
   const sampler = new Sampler(opts.sampling ?? GREEDY);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { buildRepoContext, listFiles, RepoContext, snapshotKey, statFingerprint } from '../repo';
 import { EngineError, throwIfCancelled } from './errors';
 import { generate, MAX_CHUNK } from './generate';
-import { KvCache } from './kv/cache';
+import { Cache, KvCache } from './kv/cache';
 import { compressContext } from './kv/compress';
 import { makePress } from './kv/presses';
 import { KVZIP_CHUNK } from './kv/presses/kvzip';
@@ -17,9 +17,9 @@ import { checkMemory } from './memory';
 import { chooseModel } from './hub/choose';
 import { SnapshotMemo } from './snapshot-memo';
 import { resolveModel } from './hub/download';
-import { deviceClass } from './runtime/session';
+import { describeFallbacks, deviceClass, Fallback } from './runtime/session';
 import { withBuildLock } from './store/lock';
-import { CheckpointStore, commonPrefix } from './store/checkpoint';
+import { checkpointDir, CheckpointStore, commonPrefix } from './store/checkpoint';
 import { CacheHeader } from './store/format';
 import { defaultSnapshotDir, SnapshotStore } from './store/store';
 import type { AskParams, AskResult, ClearResult, EngineEvent, EngineSettings, IndexParams, IndexResult, Method, Methods, PullParams, PullResult, RepoSettings, StatusParams, StatusResult } from './worker/protocol';
@@ -72,7 +72,7 @@ export class EngineService {
   private model: Model | null = null;
   private modelKey = '';
   private modelId = '';
-  private warm: { key: string; cache: KvCache; header: CacheHeader } | null = null;
+  private warm: { key: string; cache: Cache; header: CacheHeader } | null = null;
 
   /** Calls that need the model, or change the store under it, run one at a time in the host; the others answer at once. */
   static needsModel(method: Method): boolean {
@@ -109,6 +109,7 @@ export class EngineService {
     if (chosen.fallbackReason) ctx.emit({ kind: 'notice', message: `${chosen.fallbackReason}; using the bundled tiny demo model instead (its answers are not useful: set a real model)` });
     ctx.emit({ kind: 'progress', phase: 'loading', done: 0, total: 1 });
     this.model = await Model.load(chosen.dir, { device: s.device ?? 'auto', weights: s.weights, cacheRoot: s.cacheDir });
+    if (this.model.info.fallbacks.length) ctx.emit({ kind: 'notice', message: describeFallbacks(this.model.device, this.model.info.fallbacks) });
     this.modelId = chosen.id;
     this.modelKey = key;
     ctx.emit({ kind: 'progress', phase: 'loading', done: 1, total: 1 });
@@ -186,8 +187,11 @@ export class EngineService {
   private async build(model: Model, snap: Snapshot, p: IndexParams, ctx: CallContext, t0: number): Promise<IndexResult> {
     const timings: Record<string, number> = { list: snap.repo.timings.list, order: snap.repo.timings.order, tokenize: snap.repo.timings.layout };
     const store = this.store(p.engine);
+    const checkpoints = new CheckpointStore(checkpointDir(store.dir));
     await store.cleanupStale();
-    const reused = await store.has(snap.key);
+    await checkpoints.cleanupStale();
+    // reused only once verified whole; a damaged file is gone after this, and is built again
+    const reused = await this.loadWarm(model, snap, store, ctx);
     let outcome: 'built' | 'reused' = 'reused';
     if (!reused) {
       outcome = await withBuildLock(
@@ -199,7 +203,6 @@ export class EngineService {
           const ratio = p.repo.ratio ?? DEFAULT_RATIO;
           const press = makePress(p.repo.press ?? 'kvzip');
           // the last build of this repository, if its context starts like this one
-          const checkpoints = new CheckpointStore(path.join(store.dir, 'checkpoints'));
           const name = this.checkpointName(model, p.repo);
           const ck = await checkpoints.load(name, snap.fingerprint, snap.prefix);
           const shared = ck ? commonPrefix(ck.contextIds, snap.repo.ids) : 0;
@@ -210,7 +213,11 @@ export class EngineService {
             signal: ctx.signal,
             onProgress: (phase, done, total) => ctx.emit({ kind: 'progress', phase: phase === 'prefill' ? 'prefill' : 'scoring', done, total }),
             reuse: ck && shared >= MIN_REUSE ? { cache: ck.cache, tokens: shared, scores: ck.scores, chunk: ck.chunk } : undefined,
-            beforeEvict: (full, scores) => checkpoints.save(name, { cache: full, prefixIds: snap.prefix, contextIds: snap.repo.ids, scores, chunk: KVZIP_CHUNK }, snap.fingerprint),
+            // the checkpoint only speeds up the next build: not writing it (a full disk) is said, not fatal
+            beforeEvict: (full, scores) =>
+              checkpoints.save(name, { cache: full, prefixIds: snap.prefix, contextIds: snap.repo.ids, scores, chunk: KVZIP_CHUNK }, snap.fingerprint, path.resolve(p.repo.root)).catch((e) => {
+                ctx.emit({ kind: 'notice', message: `could not save the prefill checkpoint, so the next build of this repository starts from scratch: ${(e as Error).message}` });
+              }),
           });
           timings.prefill = res.prefillMs;
           timings.scoring = res.scoreMs;
@@ -232,9 +239,10 @@ export class EngineService {
               meta: { root: path.resolve(p.repo.root), repoName: snap.repo.repoName, listing: snap.repo.files.map((f) => [f.path, f.sha256]), skipped: snap.repo.skipped.length, leftOut: snap.repo.leftOut.length },
             },
             p.repo.kvDtype ?? 'fp16',
-          );
+            ctx.signal,
+          ).finally(() => res.cache.dispose()); // GPU memory: answers load the saved file
           timings.write = performance.now() - tw;
-          this.warm = null;
+          this.dropWarm();
           ctx.emit({ kind: 'progress', phase: 'writing', done: 1, total: 1 });
         },
       );
@@ -263,24 +271,24 @@ export class EngineService {
     const model = await this.loadModel(p.engine, ctx);
     const t0 = performance.now(); // the model stays loaded in the extension: time to first token starts here
     const store = this.store(p.engine);
-    let snap: LightSnapshot | null = await this.quickSnapshot(model, p.engine, p.repo, ctx);
-    let cacheReused = true;
-    if (!snap || !(await store.has(snap.key))) {
+    let snap = await this.quickSnapshot(model, p.engine, p.repo, ctx);
+    let tLoad = performance.now();
+    let cacheReused = snap !== null && (await this.loadWarm(model, snap, store, ctx));
+    if (!snap || !cacheReused) {
       const full = await this.snapshot(model, p.engine, p.repo, ctx);
-      if (!(await store.has(full.key))) {
+      snap = full;
+      tLoad = performance.now();
+      cacheReused = await this.loadWarm(model, full, store, ctx);
+      if (!cacheReused) {
         if (p.build === false) throw new EngineError('bad-input', 'there is no cache for the current snapshot of this repository: build it first (repozip index)');
         await this.build(model, full, p, ctx, t0);
-        cacheReused = false;
+        tLoad = performance.now();
+        const loaded = await store.load(full.key, this.expected(model, full));
+        if (!loaded) throw new EngineError('corrupt-cache', `the cache for snapshot ${full.key} disappeared while loading`);
+        await this.setWarm(model, full.key, loaded);
       }
-      snap = full;
     }
-    const tLoad = performance.now();
-    if (this.warm?.key !== snap.key) {
-      const loaded = await store.load(snap.key, { modelFingerprint: snap.fingerprint, shape: { layers: model.config.numLayers, kvHeads: model.config.numKvHeads, headDim: model.config.headDim } });
-      if (!loaded) throw new EngineError('corrupt-cache', `the cache for snapshot ${snap.key} disappeared while loading`);
-      this.warm = { key: snap.key, ...loaded };
-    }
-    const { cache } = this.warm;
+    const { cache } = this.warm!;
     const tok = model.tokenizer;
     const question = [...tok.encodeText(`\n\nQuestion: ${p.question.trim()}`), ...snap.postfix];
     const mark = cache.mark();
@@ -309,6 +317,30 @@ export class EngineService {
     }
   }
 
+  /** What a cache file must match to be loaded for this model and snapshot. */
+  private expected(model: Model, snap: LightSnapshot) {
+    return { modelFingerprint: snap.fingerprint, shape: { layers: model.config.numLayers, kvHeads: model.config.numKvHeads, headDim: model.config.headDim } };
+  }
+
+  /**
+   * Makes the snapshot's cache the loaded one, verified whole; false when there is none. A file that
+   * fails verification has been deleted by the store: a notice says why, and it counts as none, so
+   * the caller builds it again. Anything the store did not delete (a folder in the way, a read
+   * error) is reported as it is.
+   */
+  private async loadWarm(model: Model, snap: LightSnapshot, store: SnapshotStore, ctx: CallContext): Promise<boolean> {
+    if (this.warm?.key === snap.key && (await store.has(snap.key))) return true;
+    try {
+      const loaded = await store.load(snap.key, this.expected(model, snap));
+      if (loaded) await this.setWarm(model, snap.key, loaded);
+      return loaded !== undefined;
+    } catch (e) {
+      if (!(e instanceof EngineError && e.code === 'corrupt-cache') || (await store.occupied(snap.key))) throw e;
+      ctx.emit({ kind: 'notice', message: `${e.message}; building it again` });
+      return false;
+    }
+  }
+
   /** Whether the current files have a cache, without loading the model or tokenizing. */
   async status(p: StatusParams): Promise<StatusResult> {
     const store = this.store(p.engine);
@@ -333,7 +365,7 @@ export class EngineService {
     return { dir };
   }
 
-  /** Deletes every snapshot of the repository at `root`. */
+  /** Deletes every snapshot of the repository at `root`, and its prefill checkpoints. */
   async clear(p: StatusParams): Promise<ClearResult> {
     const store = this.store(p.engine);
     const root = path.resolve(p.repo.root);
@@ -345,12 +377,29 @@ export class EngineService {
       removed++;
       bytes += e.bytes;
     }
-    this.warm = null;
+    bytes += await new CheckpointStore(checkpointDir(store.dir)).removeFor(root);
+    this.dropWarm();
     return { removed, bytes };
   }
 
-  async dispose(): Promise<void> {
+  /** A loaded snapshot's cache, made resident where the model runs (uploaded once to a GPU). */
+  private async setWarm(model: Model, key: string, loaded: { cache: KvCache; header: CacheHeader }): Promise<void> {
+    this.dropWarm();
+    this.warm = { key, header: loaded.header, cache: await model.residentCache(loaded.cache) };
+  }
+
+  private dropWarm(): void {
+    this.warm?.cache.dispose();
     this.warm = null;
+  }
+
+  /** Where the loaded model runs, and why `auto` passed over the EPs before it; null before a model is loaded. */
+  get placement(): { device: string; fallbacks: Fallback[] } | null {
+    return this.model && { device: this.model.device, fallbacks: this.model.info.fallbacks };
+  }
+
+  async dispose(): Promise<void> {
+    this.dropWarm();
     const m = this.model;
     this.model = null;
     if (m) await m.dispose();

@@ -88,10 +88,25 @@ export async function statFingerprint(root: string, opts: ListOptions = {}): Pro
   const pause = timeSlices(opts.signal);
   for (const p of (filter ? all.filter((x) => filter.keeps(x)) : all).sort(comparePaths)) {
     await pause();
-    const st = fs.statSync(`${root}/${p}`, { bigint: true, throwIfNoEntry: false });
-    h.update(st ? `${p}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}\0` : `${p}\0-\0`);
+    h.update(statLine(`${root}/${p}`, p));
   }
   return h.digest('hex');
+}
+
+/**
+ * One path's part of the fingerprint. What stat() cannot follow (a symlink loop) counts by its link,
+ * what cannot be read at all by that fact: the listing skips both, and must not fail on them here.
+ */
+function statLine(abs: string, p: string): string {
+  for (const stat of [fs.statSync, fs.lstatSync]) {
+    try {
+      const st = stat(abs, { bigint: true, throwIfNoEntry: false });
+      return st ? `${p}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}\0` : `${p}\0-\0`;
+    } catch {
+      // try the next
+    }
+  }
+  return `${p}\0!\0`;
 }
 
 /** Lists the repository at `root`: the files that go into the context, and the ones skipped with their reasons. */

@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { KvCache } from '../../src/engine/kv/cache';
+import { Cache } from '../../src/engine/kv/cache';
 import { Model } from '../../src/engine/model/model';
 import { assertClose, relL2 } from '../helpers/compare';
 import { scratchDir } from '../helpers/models';
@@ -38,10 +38,11 @@ const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => 
 const rows = (r: Float64Array[]) => r.flatMap((x) => Array.from(x));
 
 /** Asserts the engine's cache holds the reference's post-RoPE K/V rows, at the given positions. */
-function assertCacheMatches(cache: KvCache, kv: RefKv, positions: number[][][]) {
-  for (let l = 0; l < cache.layers; l++) {
-    for (let h = 0; h < cache.kvHeads; h++) {
-      const head = cache.head(l, h);
+async function assertCacheMatches(cache: Cache, kv: RefKv, positions: number[][][]) {
+  const host = await cache.toHost();
+  for (let l = 0; l < host.layers; l++) {
+    for (let h = 0; h < host.kvHeads; h++) {
+      const head = host.head(l, h);
       assert.deepEqual(Array.from(head.pos.subarray(0, head.len)), positions[l][h], `positions of (${l}, ${h})`);
       assert.ok(relL2(head.keys(), rows(kv[l][h].k)) <= TOL, `keys of (${l}, ${h})`);
       assert.ok(relL2(head.values(), rows(kv[l][h].v)) <= TOL, `values of (${l}, ${h})`);
@@ -63,7 +64,7 @@ test('chunked prefill then token-by-token decoding == one pass from scratch', as
   assert.equal(cache.nextPosition, IDS.length);
   const { kv } = ref.forward(IDS, range(0, IDS.length));
   const all = range(0, IDS.length);
-  assertCacheMatches(
+  await assertCacheMatches(
     cache,
     kv,
     kv.map((layer) => layer.map(() => all)),
@@ -93,7 +94,7 @@ async function evictedContinuation(t: import('node:test').TestContext, name: str
   const cache = model.newCache();
   await model.forward({ ids: IDS.slice(0, 20), cache });
   await model.forward({ ids: IDS.slice(20, n), cache });
-  plan.forEach((layer, l) => layer.forEach((kept, h) => cache.head(l, h).retain(kept)));
+  await cache.retain(plan);
   assert.equal(cache.nextPosition, n, 'eviction must not move the next position');
   t.diagnostic(`kept per (layer, head): ${JSON.stringify(plan.map((layer) => layer.map((k) => k.length)))} of ${n}`);
 
@@ -114,7 +115,7 @@ async function evictedContinuation(t: import('node:test').TestContext, name: str
   }
   const kept = plan.map((layer) => layer.map((k) => [...k, ...range(n, at)]));
   const keptRows = past.map((layer, l) => layer.map((hk, h) => ({ k: kept[l][h].map((i) => hk.k[i]), v: kept[l][h].map((i) => hk.v[i]) })));
-  assertCacheMatches(cache, keptRows, kept);
+  await assertCacheMatches(cache, keptRows, kept);
 }
 
 for (const name of ['llama3', 'qwen2']) {
@@ -150,7 +151,7 @@ test('explicit, non-contiguous positions are honoured', async (t) => {
   const refNext = ref.forward([IDS[22]], [902], { past: refMore.kv });
   assertClose(t, next.logits!, refNext.logits, TOL, 'default position after explicit ones vs reference');
   const all = [...positions, 900, 901, 902];
-  assertCacheMatches(
+  await assertCacheMatches(
     cache,
     refNext.kv,
     refNext.kv.map((layer) => layer.map(() => all)),

@@ -137,7 +137,7 @@ async function engineScores(model: Model, split: boolean): Promise<number[][][]>
     cache.rollback(mark);
     for (let r = 0; r < L * Hkv; r++) scores[Math.floor(r / Hkv)][r % Hkv].push(...best.subarray(r * w, (r + 1) * w));
   }
-  assert.equal(cache.head(0, 0).len, own, 'scoring passes must leave the cache as it was');
+  assert.equal(cache.length(0, 0), own, 'scoring passes must leave the cache as it was');
   return scores;
 }
 

@@ -3,7 +3,7 @@
 // bias (`skew`) makes some heads keep everything and others nothing.
 import { createHash } from 'node:crypto';
 import { KvCache } from '../../src/engine/kv/cache';
-import { evict } from '../../src/engine/kv/compress';
+import { keptRows } from '../../src/engine/kv/compress';
 import { selectKeep } from '../../src/engine/kv/select';
 import type { FileRange, SnapshotInfo } from '../../src/engine/store/format';
 
@@ -57,7 +57,7 @@ export function snapshotCache(spec: CacheSpec): KvCache {
   cache.nextPosition = total;
   const data = new Float32Array(L * H * n);
   for (let u = 0; u < L * H; u++) for (let i = 0; i < n; i++) data[u * n + i] = rand() + u * (spec.skew ?? 0);
-  evict(cache, selectKeep({ layers: L, kvHeads: H, length: n, data }, spec.ratio, 'global'), P, n);
+  cache.retain(keptRows(cache, selectKeep({ layers: L, kvHeads: H, length: n, data }, spec.ratio, 'global'), P, n));
   return cache;
 }
 

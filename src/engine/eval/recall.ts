@@ -5,8 +5,8 @@
 import { EngineError } from '../errors';
 import { generate } from '../generate';
 import { Model } from '../model/model';
-import { KvCache } from '../kv/cache';
-import { cloneCache, evict, prefillContext } from '../kv/compress';
+import { Cache } from '../kv/cache';
+import { evict, prefillContext } from '../kv/compress';
 import { Press } from '../kv/press';
 import { BudgetMode, checkRatio, ScoreGrid, selectKeep } from '../kv/select';
 import { rng } from '../sampling';
@@ -91,7 +91,7 @@ export function makeQueries(ids: number[], files: FileSpan[], n: number, seed: n
   return out;
 }
 
-async function answerAll(model: Model, cache: KvCache, queries: RecallQuery[], signal?: AbortSignal): Promise<RecallScore> {
+async function answerAll(model: Model, cache: Cache, queries: RecallQuery[], signal?: AbortSignal): Promise<RecallScore> {
   let hits = 0;
   let exact = 0;
   for (const q of queries) {
@@ -114,7 +114,7 @@ export async function evalRecall(model: Model, prefix: number[], ids: number[], 
   const needStats = opts.presses.some((p) => p.needsPrefillStats);
   opts.onProgress?.('prefill');
   const pre = await prefillContext(model, prefix, ids, { stats: needStats, signal: opts.signal });
-  const fp16Bytes = (c: KvCache) => c.entries() * 2 * model.config.headDim * 2;
+  const fp16Bytes = (c: Cache) => c.entries() * 2 * model.config.headDim * 2;
 
   opts.onProgress?.('full cache');
   const full = { ...(await answerAll(model, pre.cache, queries, opts.signal)), kvBytes: fp16Bytes(pre.cache) };
@@ -132,8 +132,8 @@ export async function evalRecall(model: Model, prefix: number[], ids: number[], 
     for (const ratio of opts.ratios) {
       opts.onProgress?.(`${press.name} @ ${ratio}`);
       const keep = selectKeep(grid, ratio, opts.mode);
-      const cache = cloneCache(pre.cache);
-      evict(cache, keep, prefix.length, ids.length);
+      const cache = await pre.cache.clone();
+      await evict(cache, keep, prefix.length, ids.length);
       const s = await answerAll(model, cache, queries, opts.signal);
       let kept = 0;
       for (const k of keep) kept += k;
@@ -146,7 +146,10 @@ export async function evalRecall(model: Model, prefix: number[], ids: number[], 
         keptRatio: kept / keep.length,
         kvBytes: fp16Bytes(cache),
       });
+      cache.dispose();
     }
   }
+  pre.cache.dispose();
+  empty.dispose();
   return { contextTokens: ids.length, prefixTokens: prefix.length, queries: queries.length, full, noContext, rows, timings: { prefillMs: pre.ms, scoreMs, totalMs: performance.now() - t0 } };
 }

@@ -1,7 +1,8 @@
-// The host-side KV cache. Every (layer, KV head) is its own growable buffer, so after KVzip's
-// global top-k each head keeps exactly what it kept: no padding, no mask over the past. Each
-// entry remembers its original position; keys are stored post-RoPE, so attention never needs the
-// position again, but eviction bookkeeping, the disk format and the next token's position do.
+// The host-side KV cache, and the Cache interface every kind of cache answers to. Every (layer,
+// KV head) is its own growable buffer, so after KVzip's global top-k each head keeps exactly what
+// it kept: no padding, no mask over the past. Each entry remembers its original position; keys are
+// stored post-RoPE, so attention never needs the position again, but eviction bookkeeping, the disk
+// format and the next token's position do.
 
 /** One KV head of one layer: `len` rows of `dim` floats each for K and V. */
 export class HeadCache {
@@ -58,10 +59,10 @@ export class HeadCache {
 
   /** Keeps only the rows whose indices are given (ascending), compacting in place in one pass. */
   retain(indices: ArrayLike<number>): void {
+    checkRows(indices, this.len);
     const d = this.dim;
     for (let j = 0; j < indices.length; j++) {
       const i = indices[j];
-      if (i < j || i >= this.len || (j > 0 && i <= indices[j - 1])) throw new Error('retain: indices must be ascending and in range');
       if (i === j) continue;
       this.k.copyWithin(j * d, i * d, (i + 1) * d);
       this.v.copyWithin(j * d, i * d, (i + 1) * d);
@@ -71,13 +72,49 @@ export class HeadCache {
   }
 }
 
+/** Row indices to keep must be ascending and below `len` (so compaction can run in place). */
+export function checkRows(indices: ArrayLike<number>, len: number): void {
+  for (let j = 0; j < indices.length; j++) {
+    const i = indices[j];
+    if (!Number.isInteger(i) || i < j || i >= len || (j > 0 && i <= indices[j - 1])) throw new Error('retain: indices must be ascending and in range');
+  }
+}
+
 /** Lengths of every head plus the next position: enough to roll a cache back after a question. */
 export interface CacheMark {
   lengths: number[][];
   nextPosition: number;
 }
 
-export class KvCache {
+/**
+ * What the engine asks of a KV cache wherever its rows live: KvCache below (host memory: the CPU
+ * EP, and CUDA/DML/CoreML, which copy inputs and outputs every run anyway) or DeviceCache (GPU
+ * memory, WebGPU). `Model.newCache()` makes the one its session feeds on.
+ */
+export interface Cache {
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Position of the next token to be fed (the original length, even after eviction). */
+  nextPosition: number;
+  /** Rows held by (layer, head). */
+  length(l: number, h: number): number;
+  /** Entries over all (layer, head). */
+  entries(): number;
+  mark(): CacheMark;
+  /** Drops everything appended after `mark` (a question and its answer, a scoring pass). */
+  rollback(mark: CacheMark): void;
+  /** Keeps only the listed rows of each head, `rows[l][h]` ascending. Marks taken before are void. */
+  retain(rows: ArrayLike<number>[][]): Promise<void> | void;
+  /** An independent copy on the same side. */
+  clone(): Promise<Cache>;
+  /** The rows as host arrays: the cache itself when it is one, else a copy read back. */
+  toHost(): Promise<KvCache>;
+  /** Frees what the garbage collector cannot see (GPU memory). */
+  dispose(): void;
+}
+
+export class KvCache implements Cache {
   readonly heads: HeadCache[][];
   /** Position of the next token to be fed (the original length, even after eviction). */
   nextPosition = 0;
@@ -92,6 +129,10 @@ export class KvCache {
 
   head(l: number, h: number): HeadCache {
     return this.heads[l][h];
+  }
+
+  length(l: number, h: number): number {
+    return this.heads[l][h].len;
   }
 
   /**
@@ -125,7 +166,25 @@ export class KvCache {
     this.nextPosition = mark.nextPosition;
   }
 
-  /** Total entries over all (layer, head). */
+  retain(rows: ArrayLike<number>[][]): void {
+    this.heads.forEach((row, l) => row.forEach((h, i) => h.retain(rows[l][i])));
+  }
+
+  async clone(): Promise<KvCache> {
+    const out = new KvCache(this.layers, this.kvHeads, this.headDim);
+    this.heads.forEach((row, l) => row.forEach((a, h) => out.head(l, h).append(a.keys(), a.values(), a.pos.subarray(0, a.len))));
+    out.nextPosition = this.nextPosition;
+    return out;
+  }
+
+  async toHost(): Promise<KvCache> {
+    return this;
+  }
+
+  dispose(): void {
+    // host arrays: the garbage collector's
+  }
+
   entries(): number {
     let n = 0;
     for (const row of this.heads) for (const h of row) n += h.len;

@@ -4,14 +4,14 @@
 import { throwIfCancelled } from '../errors';
 import { ChunkSizer, yieldToLoop } from '../generate';
 import { Model } from '../model/model';
-import { KvCache } from './cache';
+import { Cache, KvCache } from './cache';
 import { PrefillStats, Press, PressContext } from './press';
 import { BudgetMode, checkRatio, ScoreGrid, selectKeep } from './select';
 
 export const SNAPKV_WINDOW = 32;
 
 export interface PrefillResult {
-  cache: KvCache;
+  cache: Cache;
   stats?: PrefillStats;
   ms: number;
 }
@@ -32,7 +32,7 @@ export async function prefillContext(
     onProgress?: (done: number, total: number) => void;
     maxChunk?: number;
     /** A cache already holding prefix ‖ context[0, n) (a checkpoint): only the rest is fed. */
-    start?: KvCache;
+    start?: Cache;
   } = {},
 ): Promise<PrefillResult> {
   const t0 = performance.now();
@@ -44,56 +44,53 @@ export async function prefillContext(
   const window = Math.min(opts.window ?? SNAPKV_WINDOW, context.length);
   const stats: PrefillStats | undefined = opts.stats ? { received: new Float32Array(units * total), window: new Float32Array(units * total), windowSize: window } : undefined;
   const sizer = new ChunkSizer(opts.maxChunk);
-  for (let i = cache.nextPosition; i < total; ) {
-    throwIfCancelled(opts.signal, 'prefill');
-    const windowStart = total - window;
-    const n = sizer.next((stats && i < windowStart ? windowStart : total) - i);
-    const started = performance.now();
-    const out = await model.forward({ ids: ids.slice(i, i + n), cache, colsum: stats ? { row0: 0 } : undefined });
-    sizer.record(n, performance.now() - started);
-    if (stats) {
-      const keys = i + n; // keys visible to this run: everything before it plus itself
-      const into = i >= windowStart ? [stats.received, stats.window] : [stats.received];
-      for (const dst of into) for (let u = 0; u < units; u++) for (let j = 0; j < keys; j++) dst[u * total + j] += out.colsum![u * keys + j];
+  try {
+    for (let i = cache.nextPosition; i < total; ) {
+      throwIfCancelled(opts.signal, 'prefill');
+      const windowStart = total - window;
+      const n = sizer.next((stats && i < windowStart ? windowStart : total) - i);
+      const started = performance.now();
+      const out = await model.forward({ ids: ids.slice(i, i + n), cache, colsum: stats ? { row0: 0 } : undefined });
+      sizer.record(n, performance.now() - started);
+      if (stats) {
+        const keys = i + n; // keys visible to this run: everything before it plus itself
+        const into = i >= windowStart ? [stats.received, stats.window] : [stats.received];
+        for (const dst of into) for (let u = 0; u < units; u++) for (let j = 0; j < keys; j++) dst[u * total + j] += out.colsum![u * keys + j];
+      }
+      i += n;
+      opts.onProgress?.(i, total);
+      await yieldToLoop();
     }
-    i += n;
-    opts.onProgress?.(i, total);
-    await yieldToLoop();
+  } catch (e) {
+    if (!opts.start) cache.dispose(); // GPU memory is not the garbage collector's
+    throw e;
   }
   return { cache, stats, ms: performance.now() - t0 };
 }
 
-/** Keeps, in every head, the prefix and the context entries marked in `keep` ([L][Hkv][n]). */
-export function evict(cache: KvCache, keep: Uint8Array, prefixLength: number, contextLength: number): void {
-  for (let l = 0; l < cache.layers; l++) {
-    for (let h = 0; h < cache.kvHeads; h++) {
+/** Rows each head keeps: the prefix, the context entries marked in `keep` ([L][Hkv][n]), and anything after the context. */
+export function keptRows(cache: Cache, keep: Uint8Array, prefixLength: number, contextLength: number): number[][][] {
+  return Array.from({ length: cache.layers }, (_, l) =>
+    Array.from({ length: cache.kvHeads }, (_, h) => {
       const base = (l * cache.kvHeads + h) * contextLength;
-      const rows: number[] = [];
-      for (let i = 0; i < prefixLength; i++) rows.push(i);
-      for (let i = 0; i < contextLength; i++) if (keep[base + i]) rows.push(prefixLength + i);
-      const head = cache.head(l, h);
+      const kept: number[] = [];
+      for (let i = 0; i < prefixLength; i++) kept.push(i);
+      for (let i = 0; i < contextLength; i++) if (keep[base + i]) kept.push(prefixLength + i);
       // entries past the context (a question already asked) are not the press's to judge
-      for (let i = prefixLength + contextLength; i < head.len; i++) rows.push(i);
-      head.retain(rows);
-    }
-  }
+      for (let i = prefixLength + contextLength; i < cache.length(l, h); i++) kept.push(i);
+      return kept;
+    }),
+  );
 }
 
-/** A deep copy of a cache (the benchmark evicts one copy per press and ratio). */
-export function cloneCache(src: KvCache): KvCache {
-  const out = new KvCache(src.layers, src.kvHeads, src.headDim);
-  for (let l = 0; l < src.layers; l++) {
-    for (let h = 0; h < src.kvHeads; h++) {
-      const a = src.head(l, h);
-      out.head(l, h).append(a.keys(), a.values(), a.pos.subarray(0, a.len));
-    }
-  }
-  out.nextPosition = src.nextPosition;
-  return out;
+/** Keeps, in every head, the prefix and the context entries marked in `keep`. */
+export async function evict(cache: Cache, keep: Uint8Array, prefixLength: number, contextLength: number): Promise<void> {
+  await cache.retain(keptRows(cache, keep, prefixLength, contextLength));
 }
 
 export interface CompressResult {
-  cache: KvCache;
+  /** On the model's side (the device for WebGPU). */
+  cache: Cache;
   scores: ScoreGrid;
   keep: Uint8Array;
   kept: number;
@@ -106,6 +103,7 @@ export interface CompressResult {
 
 /** An earlier build of a context sharing its first `tokens` ids with this one. */
 export interface Reuse {
+  /** As loaded from disk; truncated to the shared prefix here, then made resident for the model. */
   cache: KvCache;
   tokens: number;
   scores: ScoreGrid;
@@ -129,7 +127,7 @@ export async function compressContext(
     signal?: AbortSignal;
     onProgress?: (phase: 'prefill' | 'score', done: number, total: number) => void;
     reuse?: Reuse;
-    beforeEvict?: (full: KvCache, scores: ScoreGrid) => Promise<void>;
+    beforeEvict?: (full: Cache, scores: ScoreGrid) => Promise<void>;
   },
 ): Promise<CompressResult> {
   checkRatio(opts.ratio);
@@ -138,30 +136,37 @@ export async function compressContext(
     const n = prefix.length + reuse.tokens;
     reuse.cache.rollback({ lengths: reuse.cache.heads.map((row) => row.map(() => n)), nextPosition: n });
   }
-  const pre = await prefillContext(model, prefix, context, {
-    stats: opts.press.needsPrefillStats,
-    start: reuse?.cache,
-    signal: opts.signal,
-    onProgress: (d, t) => opts.onProgress?.('prefill', d, t),
-  });
-  const ctx: PressContext = {
-    model,
-    cache: pre.cache,
-    prefixLength: prefix.length,
-    contextIds: context,
-    postfix,
-    stats: pre.stats,
-    reuse: reuse && { scores: reuse.scores, tokens: reuse.tokens, chunk: reuse.chunk },
-    signal: opts.signal,
-    onProgress: (d, t) => opts.onProgress?.('score', d, t),
-  };
-  const t = performance.now();
-  const scores = await opts.press.score(ctx);
-  const scoreMs = performance.now() - t;
-  await opts.beforeEvict?.(pre.cache, scores);
-  const keep = selectKeep(scores, opts.ratio, opts.mode);
-  evict(pre.cache, keep, prefix.length, context.length);
-  let kept = 0;
-  for (const k of keep) kept += k;
-  return { cache: pre.cache, scores, keep, kept, total: keep.length, prefillMs: pre.ms, scoreMs, reusedTokens: reuse?.tokens ?? 0 };
+  const start = reuse && (await model.residentCache(reuse.cache));
+  let pre: PrefillResult | undefined;
+  try {
+    pre = await prefillContext(model, prefix, context, {
+      stats: opts.press.needsPrefillStats,
+      start,
+      signal: opts.signal,
+      onProgress: (d, t) => opts.onProgress?.('prefill', d, t),
+    });
+    const ctx: PressContext = {
+      model,
+      cache: pre.cache,
+      prefixLength: prefix.length,
+      contextIds: context,
+      postfix,
+      stats: pre.stats,
+      reuse: reuse && { scores: reuse.scores, tokens: reuse.tokens, chunk: reuse.chunk },
+      signal: opts.signal,
+      onProgress: (d, t) => opts.onProgress?.('score', d, t),
+    };
+    const t = performance.now();
+    const scores = await opts.press.score(ctx);
+    const scoreMs = performance.now() - t;
+    await opts.beforeEvict?.(pre.cache, scores);
+    const keep = selectKeep(scores, opts.ratio, opts.mode);
+    await evict(pre.cache, keep, prefix.length, context.length);
+    let kept = 0;
+    for (const k of keep) kept += k;
+    return { cache: pre.cache, scores, keep, kept, total: keep.length, prefillMs: pre.ms, scoreMs, reusedTokens: reuse?.tokens ?? 0 };
+  } catch (e) {
+    (pre?.cache ?? start)?.dispose(); // a cancelled build frees its GPU memory now
+    throw e;
+  }
 }

@@ -1,6 +1,6 @@
 // A press scores the context's KV entries; selection and eviction are shared (kvpress's design).
 // Presses are query-agnostic: they see the context, never the questions.
-import { KvCache } from './cache';
+import { Cache } from './cache';
 import { ScoreGrid } from './select';
 import { Model } from '../model/model';
 
@@ -16,7 +16,7 @@ export interface PrefillStats {
 export interface PressContext {
   model: Model;
   /** The full cache after prefill: every head holds prefix + context. */
-  cache: KvCache;
+  cache: Cache;
   prefixLength: number;
   contextIds: number[];
   /** Closes the user turn and opens the assistant's (empty for template-less models). */

@@ -89,7 +89,9 @@ export function modelFingerprint(dir: string, cacheRoot = defaultCacheRoot()): s
 
 function optionsKey(opts: GraphOptions): string {
   const probes = opts.probeLayers?.length ? `-probe${opts.probeLayers.join('_')}` : '';
-  return `v${GRAPH_VERSION}-${opts.weights}${probes}`;
+  // the host graph keeps its old key: conversions made before the device graph existed stay valid
+  const cache = opts.cache === 'device' ? '-device' : '';
+  return `v${GRAPH_VERSION}-${opts.weights}${cache}${probes}`;
 }
 
 /** Returns the converted graph for a model, building it first when it is not cached. */

@@ -2,8 +2,11 @@
 //
 // What KVzip asks of it, and how it answers:
 // - RoPE takes explicit position ids: after eviction a position is no longer a cache index.
-// - The engine owns the KV cache. The graph returns only the new K/V rows (`present`), because
-//   onnxruntime copies every CPU output into a fresh buffer; the cache goes in as zero-copy inputs.
+// - The engine owns the KV cache, and where it lives decides what the graph returns (`cache`):
+//   'host' (CPU, CUDA, DML, CoreML): only the new K/V rows (`present`), because onnxruntime copies
+//   every CPU output into a fresh buffer; the cache goes in as zero-copy inputs.
+//   'device' (WebGPU, the one EP whose outputs can stay in GPU memory from Node): each (layer, head)
+//   returns its whole updated cache `present.L.H.k|v` = past ‖ new, a GPU tensor fed back next run.
 // - Every (layer, KV head) has its own past input `past.L.H.k|v` of its own length, so attention over
 //   an evicted cache costs what is kept, with no padding and no mask over the past.
 // - Attention is standard ops in the grouped layout (the G query heads of a KV head are rows of one
@@ -18,8 +21,13 @@ import { ModelConfig, RopeScaling } from './config';
 import { Checkpoint } from './safetensors';
 import { INT4_BLOCK, transpose, WeightFile, WeightFormat } from './weights';
 
+/** Where the KV cache lives between runs (see the header). */
+export type CacheResidence = 'host' | 'device';
+
 export interface GraphOptions {
   weights: WeightFormat;
+  /** Default 'host'. */
+  cache?: CacheResidence;
   /** Layers whose post-RoPE queries and attention probabilities become outputs (tests, debugging). */
   probeLayers?: number[];
 }
@@ -48,8 +56,11 @@ export const IO = {
   wantScores: 'want_scores',
   wantColsum: 'want_colsum',
   logits: 'logits',
-  /** [L, 2, Hkv, S, D]: post-RoPE keys and values of the new tokens. */
+  /** 'host' cache: [L, 2, Hkv, S, D], post-RoPE keys and values of the new tokens. */
   present: 'present',
+  /** 'device' cache: [P+S, D] each, the (layer, head)'s past rows followed by the new ones. */
+  presentK: (l: number, h: number) => `present.${l}.${h}.k`,
+  presentV: (l: number, h: number) => `present.${l}.${h}.v`,
   /** [L*Hkv, chunk]: KVzip scores of the chunk's cached entries. */
   scores: 'scores',
   /** [L*Hkv, P+S]: attention probability each key received, summed over rows >= stat_row0 and the group. */
@@ -82,6 +93,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const { hiddenSize: d, numLayers: L, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = cfg;
   const G = H / Hkv;
   const int4 = opts.weights === 'int4';
+  const onDevice = opts.cache === 'device';
   const probe = new Set(opts.probeLayers ?? []);
   const c = (v: number[]) => g.constInt64(v);
   const w = (name: string, shape: number[]) => ckpt.read(name, shape);
@@ -164,7 +176,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     const qg = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, c([0, Hkv, G, D])])], { perm: [1, 2, 0, 3] }), c([Hkv, -1, D])]);
     const kh = g.op('Transpose', [g.op('Reshape', [k, c([0, Hkv, D])])], { perm: [1, 0, 2] });
     const vh = g.op('Transpose', [g.op('Reshape', [v, c([0, Hkv, D])])], { perm: [1, 0, 2] });
-    presents.push(g.op('Unsqueeze', [g.op('Concat', [g.op('Unsqueeze', [kh, c([0])]), g.op('Unsqueeze', [vh, c([0])])], { axis: 0 }), c([0])]));
+    if (!onDevice) presents.push(g.op('Unsqueeze', [g.op('Concat', [g.op('Unsqueeze', [kh, c([0])]), g.op('Unsqueeze', [vh, c([0])])], { axis: 0 }), c([0])]));
     if (probe.has(l)) g.output(IO.probeQ(l), g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, c([0, H, D])])], { perm: [1, 0, 2] }), c([H, -1, D])]), 'float', [H, 'S', D]);
 
     const split = (t: string) => (Hkv === 1 ? [g.op('Squeeze', [t, c([0])])] : g.opN('Split', [t], { axis: 0, num_outputs: Hkv }, { count: Hkv }).map((s) => g.op('Squeeze', [s, c([0])])));
@@ -178,13 +190,27 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
       // scaled logits over the past (no mask: the past holds only kept entries) and the new tokens
       const sp = g.op('Gemm', [qs[hd], pk], { transB: 1, alpha: { float: scale } });
       const sn = g.op('Gemm', [qs[hd], ks[hd], causal], { transB: 1, alpha: { float: scale }, beta: { float: 1 } });
-      // softmax split in two, so that neither the past V nor the probabilities are ever copied
-      const m = g.op('Max', [g.op('ReduceMax', [sp, c([1])], { keepdims: 1 }), g.op('ReduceMax', [sn, c([1])], { keepdims: 1 })]);
-      const ep = g.op('Exp', [g.op('Sub', [sp, m])]);
-      const en = g.op('Exp', [g.op('Sub', [sn, m])]);
-      const z = g.op('Add', [g.op('ReduceSum', [ep, c([1])], { keepdims: 1 }), g.op('ReduceSum', [en, c([1])], { keepdims: 1 })]);
-      outs.push(g.op('Div', [g.op('Add', [g.op('MatMul', [ep, pv]), g.op('MatMul', [en, vs[hd]])]), z]));
-      const probs = (b: Graph) => b.op('Div', [b.op('Concat', [ep, en], { axis: 1 }), z]);
+      let probs: (b: Graph) => string;
+      if (onDevice) {
+        // past ‖ new is an output anyway, so attention reads it whole: one softmax, one MatMul. (The
+        // split form below also fails on WebGPU, whose reductions refuse an empty past.)
+        const [kAll, vAll] = [IO.presentK(l, hd), IO.presentV(l, hd)];
+        g.op('Concat', [pk, ks[hd]], { axis: 0 }, { names: [kAll] }); // named as the output: no Identity copy
+        g.op('Concat', [pv, vs[hd]], { axis: 0 }, { names: [vAll] });
+        g.output(kAll, kAll, 'float', [`T${l}_${hd}`, D]);
+        g.output(vAll, vAll, 'float', [`T${l}_${hd}`, D]);
+        const p = g.op('Softmax', [g.op('Concat', [sp, sn], { axis: 1 })], { axis: 1 });
+        outs.push(g.op('MatMul', [p, vAll]));
+        probs = () => p;
+      } else {
+        // softmax split in two, so that neither the past V nor the probabilities are ever copied
+        const m = g.op('Max', [g.op('ReduceMax', [sp, c([1])], { keepdims: 1 }), g.op('ReduceMax', [sn, c([1])], { keepdims: 1 })]);
+        const ep = g.op('Exp', [g.op('Sub', [sp, m])]);
+        const en = g.op('Exp', [g.op('Sub', [sn, m])]);
+        const z = g.op('Add', [g.op('ReduceSum', [ep, c([1])], { keepdims: 1 }), g.op('ReduceSum', [en, c([1])], { keepdims: 1 })]);
+        outs.push(g.op('Div', [g.op('Add', [g.op('MatMul', [ep, pv]), g.op('MatMul', [en, vs[hd]])]), z]));
+        probs = (b) => b.op('Div', [b.op('Concat', [ep, en], { axis: 1 }), z]);
+      }
 
       // KVzip: softmax over [sink, the scored chunk, the pass's own keys], max over rows → [1, chunk]
       const slice = (b: Graph, t: string, a: string, e: string) => b.op('Slice', [t, a, e, c([1])]);
@@ -233,7 +259,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     logits = g.op('Gemm', [hn, table], { transB: 1 });
   }
   g.output(IO.logits, logits, 'float', [1, V]);
-  g.output(IO.present, g.op('Concat', presents, { axis: 0 }), 'float', [L, 2, Hkv, 'S', D]);
+  if (!onDevice) g.output(IO.present, g.op('Concat', presents, { axis: 0 }), 'float', [L, 2, Hkv, 'S', D]);
   g.output(IO.scores, g.op('Concat', scoreRows, { axis: 0 }), 'float', [L * Hkv, 'C']);
   g.output(IO.colsum, g.op('Concat', colsumRows, { axis: 0 }), 'float', [L * Hkv, 'T']);
   return g.encode('repozip');

@@ -5,8 +5,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from '../errors';
-import { KvCache } from '../kv/cache';
-import { Device, openSession } from '../runtime/session';
+import { Cache, KvCache } from '../kv/cache';
+import { DeviceCache } from '../kv/device-cache';
+import { DeviceOps } from '../runtime/device-ops';
+import { cacheResidence, Device, Fallback, openSession } from '../runtime/session';
 import { Tokenizer } from '../tokenizer';
 import { ModelConfig, readConfig } from './config';
 import { convertModel, defaultCacheRoot } from './convert';
@@ -26,7 +28,8 @@ export interface ForwardRequest {
   ids: number[];
   /** Original positions of the tokens; default: continue from the cache's next position. */
   positions?: number[];
-  cache: KvCache;
+  /** A cache from this model's newCache() or residentCache(): host or device, as its session needs. */
+  cache: Cache;
   /** Append the tokens' K/V to the cache (default true). */
   append?: boolean;
   logits?: boolean;
@@ -53,8 +56,10 @@ export class Model {
     readonly tokenizer: Tokenizer,
     private readonly session: ort.InferenceSession,
     readonly device: string,
-    readonly info: { graphDir: string; converted: boolean; weights: WeightFormat; weightBytes: number; fallbacks: { device: string; reason: string }[] },
+    readonly info: { graphDir: string; converted: boolean; weights: WeightFormat; weightBytes: number; fallbacks: Fallback[] },
     private readonly probeLayers: number[],
+    /** Present when the KV cache lives on the device (WebGPU): the sessions that move it. */
+    readonly deviceOps: DeviceOps | null,
   ) {}
 
   static async load(dir: string, opts: LoadOptions = {}): Promise<Model> {
@@ -62,19 +67,40 @@ export class Model {
     const config = readConfig(dir);
     const tokenizer = Tokenizer.load(dir);
     const weights = opts.weights ?? 'fp32';
-    const conv = convertModel(dir, config, { weights, probeLayers: opts.probeLayers }, opts.cacheRoot ?? defaultCacheRoot());
-    const opened = await openSession(conv.graph, { device: opts.device ?? 'cpu', threads: opts.threads, forbidCpuFallback: opts.forbidCpuFallback });
-    return new Model(dir, config, tokenizer, opened.session, opened.device, { graphDir: conv.dir, converted: !conv.reused, weights, weightBytes: fs.statSync(path.join(conv.dir, 'weights.bin')).size, fallbacks: opened.fallbacks }, opts.probeLayers ?? []);
+    const heads = Array.from({ length: config.numLayers * config.numKvHeads }, (_, i) => [Math.floor(i / config.numKvHeads), i % config.numKvHeads]);
+    // the graph depends on where the cache will live, so each EP tried gets its own conversion
+    const opened = await openSession(
+      (device) => {
+        const cache = cacheResidence(device);
+        const conv = convertModel(dir, config, { weights, cache, probeLayers: opts.probeLayers }, opts.cacheRoot ?? defaultCacheRoot());
+        const gpuOutputs = cache === 'device' ? heads.flatMap(([l, h]) => [IO.presentK(l, h), IO.presentV(l, h)]) : [];
+        return { model: conv.graph, gpuOutputs, conv };
+      },
+      { device: opts.device ?? 'cpu', threads: opts.threads, forbidCpuFallback: opts.forbidCpuFallback },
+    );
+    const { conv } = opened.plan;
+    const ops = cacheResidence(opened.device) === 'device' ? await DeviceOps.create({ forbidCpuFallback: opts.forbidCpuFallback }) : null;
+    const info = { graphDir: conv.dir, converted: !conv.reused, weights, weightBytes: fs.statSync(path.join(conv.dir, 'weights.bin')).size, fallbacks: opened.fallbacks };
+    return new Model(dir, config, tokenizer, opened.session, opened.device, info, opts.probeLayers ?? [], ops);
   }
 
-  newCache(): KvCache {
-    return new KvCache(this.config.numLayers, this.config.numKvHeads, this.config.headDim);
+  /** An empty cache where this model's session wants it: host arrays, or GPU memory. */
+  newCache(): Cache {
+    const { numLayers: L, numKvHeads: Hkv, headDim: D } = this.config;
+    return this.deviceOps ? new DeviceCache(this.deviceOps, L, Hkv, D) : new KvCache(L, Hkv, D);
+  }
+
+  /** A host cache (loaded from disk) made ready for this model: uploaded once, or itself. */
+  async residentCache(host: KvCache): Promise<Cache> {
+    return this.deviceOps ? DeviceCache.upload(this.deviceOps, host) : host;
   }
 
   async forward(req: ForwardRequest): Promise<ForwardResult> {
     const { cache, ids } = req;
     const S = ids.length;
     if (S === 0) throw new EngineError('bad-input', 'forward needs at least one token');
+    const onDevice = cache instanceof DeviceCache;
+    if (onDevice !== (this.deviceOps !== null)) throw new EngineError('internal', `a ${onDevice ? 'device' : 'host'} cache was fed to a model on ${this.device}: make caches with model.newCache()`);
     const positions = req.positions ?? ids.map((_, i) => cache.nextPosition + i);
     this.checkInput(ids, positions);
     const { numLayers: L, numKvHeads: Hkv, headDim: D, vocabSize: V } = this.config;
@@ -97,21 +123,32 @@ export class Model {
     };
     for (let l = 0; l < L; l++) {
       for (let h = 0; h < Hkv; h++) {
-        const hc = cache.head(l, h);
-        feeds[IO.pastK(l, h)] = new ort.Tensor('float32', hc.keys(), [hc.len, D]);
-        feeds[IO.pastV(l, h)] = new ort.Tensor('float32', hc.values(), [hc.len, D]);
+        if (onDevice) [feeds[IO.pastK(l, h)], feeds[IO.pastV(l, h)]] = cache.tensors(l, h);
+        else {
+          const hc = (cache as KvCache).head(l, h);
+          feeds[IO.pastK(l, h)] = new ort.Tensor('float32', hc.keys(), [hc.len, D]);
+          feeds[IO.pastV(l, h)] = new ort.Tensor('float32', hc.values(), [hc.len, D]);
+        }
       }
     }
     const append = req.append ?? true;
     const fetches: string[] = [];
-    if (append) fetches.push(IO.present);
     if (req.logits) fetches.push(IO.logits);
     if (req.score) fetches.push(IO.scores);
     if (req.colsum) fetches.push(IO.colsum);
     if (req.probes) for (const l of this.probeLayers) fetches.push(IO.probeQ(l), ...Array.from({ length: Hkv }, (_, h) => IO.probeProbs(l, h)));
-    if (fetches.length === 0) throw new EngineError('bad-input', 'forward asked for nothing');
-    const out = await this.session.run(feeds, fetches);
-    if (append) cache.appendPresent(out[IO.present].data as Float32Array, positions);
+    if (fetches.length === 0 && !append) throw new EngineError('bad-input', 'forward asked for nothing');
+    let out: ort.InferenceSession.OnnxValueMapType;
+    if (onDevice) {
+      // every output, always: with GPU outputs, asking for a subset fails in onnxruntime-node 1.30
+      out = await this.session.run(feeds);
+      const present = (l: number, h: number): [ort.Tensor, ort.Tensor] => [out[IO.presentK(l, h)], out[IO.presentV(l, h)]];
+      if (append) cache.appendPresent(present, positions);
+      else for (let l = 0; l < L; l++) for (let h = 0; h < Hkv; h++) present(l, h).forEach((t) => t.dispose());
+    } else {
+      out = await this.session.run(feeds, append ? [IO.present, ...fetches] : fetches);
+      if (append) (cache as KvCache).appendPresent(out[IO.present].data as Float32Array, positions);
+    }
     const result: ForwardResult = {};
     if (req.logits) result.logits = (out[IO.logits].data as Float32Array).subarray(0, V);
     if (req.score) result.scores = out[IO.scores].data as Float32Array;
@@ -147,6 +184,7 @@ export class Model {
 
   async dispose(): Promise<void> {
     await this.session.release();
+    await this.deviceOps?.release();
   }
 }
 

@@ -1,10 +1,12 @@
 // onnxruntime sessions and the choice of execution provider. An EP that cannot start makes session
 // creation throw (onnxruntime does not fall back by itself), so `auto` tries each candidate in turn
-// and records why the ones before it failed.
+// and records why the ones before it were skipped or failed (`fallbacks`: the CLI and the extension
+// show them).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from '../errors';
+import type { CacheResidence } from '../model/graph';
 
 export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
 export const DEVICES: Device[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
@@ -17,11 +19,24 @@ export interface SessionOptions {
   forbidCpuFallback?: boolean;
 }
 
-export interface OpenedSession {
+/** What to open on one EP: the graph, and which of its outputs stay in GPU memory. */
+export interface SessionPlan {
+  model: string | Uint8Array;
+  gpuOutputs?: string[];
+}
+
+export interface Fallback {
+  device: Device;
+  reason: string;
+}
+
+export interface OpenedSession<P extends SessionPlan = SessionPlan> {
   session: ort.InferenceSession;
   device: Exclude<Device, 'auto'>;
-  /** Why each EP tried before the chosen one failed. */
-  fallbacks: { device: Device; reason: string }[];
+  /** What was opened there. */
+  plan: P;
+  /** Why each EP tried (or skipped) before the chosen one was not used. */
+  fallbacks: Fallback[];
 }
 
 /** Where onnxruntime-node keeps its native libraries on this platform. */
@@ -29,56 +44,95 @@ function ortBinDir(): string {
   return path.join(path.dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
 }
 
+const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu'];
+
 /**
- * Whether an EP can possibly start here. Trying one that cannot costs a second and prints native
- * errors, so `auto` skips EPs whose libraries are missing: CUDA needs the provider library that
- * onnxruntime-node's install script downloads; WebGPU on Linux needs a Vulkan loader.
+ * Why an EP cannot possibly start here, or null when it may. Trying one that cannot costs a second
+ * and prints native errors, so `auto` skips these. CUDA needs the provider library that
+ * onnxruntime-node's install script downloads. WebGPU on Linux needs a Vulkan loader and a GPU: with
+ * no GPU device node only a software Vulkan driver (lavapipe) could answer, slower than the CPU EP.
  */
-export function epLikelyAvailable(device: Exclude<Device, 'auto'>, platform = process.platform): boolean {
-  if (device === 'cuda') return fs.existsSync(path.join(ortBinDir(), 'libonnxruntime_providers_cuda.so'));
+export function epUnavailable(device: Exclude<Device, 'auto'>, platform = process.platform): string | null {
+  if (device === 'cuda' && !fs.existsSync(path.join(ortBinDir(), 'libonnxruntime_providers_cuda.so')))
+    return 'the CUDA provider libraries are not installed (node node_modules/onnxruntime-node/script/install.js --onnxruntime-node-install=cuda12)';
   if (device === 'webgpu' && platform === 'linux') {
-    const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)];
-    return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
+    const dirs = [...LIB_DIRS, ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)];
+    if (!dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return 'no Vulkan loader (libvulkan.so.1)';
+    const gpuNode = ['/dev/dri', '/dev'].some((d) => fs.existsSync(d) && fs.readdirSync(d).some((f) => /^(renderD\d+|nvidia\d+|dxg)$/.test(f)));
+    if (!gpuNode) return 'no GPU device (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg): only a software Vulkan driver could run it';
   }
-  return true;
+  return null;
 }
 
-/** EPs `auto` tries, best first, on this platform. */
-export function autoCandidates(platform = process.platform, arch = process.arch): Exclude<Device, 'auto'>[] {
+/** EPs `auto` tries, best first, on this platform, and why the others it would try are skipped. */
+export function autoCandidates(platform = process.platform, arch = process.arch): { candidates: Exclude<Device, 'auto'>[]; skipped: Fallback[] } {
   const backends = new Set(ort.listSupportedBackends().map((b) => b.name));
   const order: Exclude<Device, 'auto'>[] =
     platform === 'win32' ? ['webgpu', 'dml'] : platform === 'darwin' ? ['webgpu', 'coreml'] : arch === 'x64' ? ['cuda', 'webgpu'] : [];
-  return [...order.filter((d) => backends.has(d) && epLikelyAvailable(d, platform)), 'cpu'];
+  const skipped: Fallback[] = [];
+  const candidates = order.filter((d) => {
+    const why = backends.has(d) ? epUnavailable(d, platform) : 'not in this build of onnxruntime-node';
+    if (why) skipped.push({ device: d, reason: why });
+    return !why;
+  });
+  return { candidates: [...candidates, 'cpu'], skipped };
+}
+
+/** One line for the user: where the model runs and why the EPs before it were not used. */
+export function describeFallbacks(device: string, fallbacks: Fallback[]): string {
+  return `running on ${device}; ${fallbacks.map((f) => `${f.device} not used: ${f.reason}`).join('; ')}`;
 }
 
 /** Whether a run on `device` will likely use a GPU: it decides which default model fits. */
 export function deviceClass(device: Device): 'gpu' | 'cpu' {
   if (device === 'cpu') return 'cpu';
-  return device === 'auto' ? (autoCandidates()[0] === 'cpu' ? 'cpu' : 'gpu') : 'gpu';
+  return device === 'auto' ? (autoCandidates().candidates[0] === 'cpu' ? 'cpu' : 'gpu') : 'gpu';
+}
+
+/**
+ * Where the KV cache lives between runs on `device`. Only WebGPU can keep onnxruntime outputs in
+ * GPU memory from Node (1.30); on CUDA, DML and CoreML every input and output crosses to the host
+ * on every run anyway, so they take the host cache and its graph.
+ */
+export function cacheResidence(device: Exclude<Device, 'auto'>): CacheResidence {
+  return device === 'webgpu' ? 'device' : 'host';
 }
 
 function providers(device: Exclude<Device, 'auto'>): ort.InferenceSession.ExecutionProviderConfig[] {
   return [device === 'dml' ? { name: 'dml' } : device];
 }
 
-export async function openSession(modelPath: string, opts: SessionOptions): Promise<OpenedSession> {
-  const candidates = opts.device === 'auto' ? autoCandidates() : [opts.device];
-  const fallbacks: OpenedSession['fallbacks'] = [];
-  for (const device of candidates) {
+/** A session on one EP; throws when the EP cannot start (or, with forbidCpuFallback, cannot run every node). */
+export async function createSession(plan: SessionPlan, device: Exclude<Device, 'auto'>, opts: Omit<SessionOptions, 'device'>): Promise<ort.InferenceSession> {
+  const gpu = plan.gpuOutputs ?? [];
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: providers(device),
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: opts.threads ?? 0,
+    ...(gpu.length ? { preferredOutputLocation: Object.fromEntries(gpu.map((n) => [n, 'gpu-buffer' as const])) } : {}),
+    extra: {
+      session: {
+        // idle worker threads must not burn the user's CPU between tokens
+        'intra_op.allow_spinning': '0',
+        ...(opts.forbidCpuFallback ? { disable_cpu_ep_fallback: '1' } : {}),
+      },
+    },
+  };
+  // a path (external weights are memory-mapped from beside it) or the bytes of a small graph: two overloads
+  return typeof plan.model === 'string' ? ort.InferenceSession.create(plan.model, options) : ort.InferenceSession.create(plan.model, options);
+}
+
+/**
+ * Opens the first EP that starts, among `opts.device` or, for `auto`, this platform's candidates.
+ * `plan` says what to open on each: the graph depends on where the KV cache will live.
+ */
+export async function openSession<P extends SessionPlan>(plan: (device: Exclude<Device, 'auto'>) => P, opts: SessionOptions): Promise<OpenedSession<P>> {
+  const auto = opts.device === 'auto' ? autoCandidates() : { candidates: [opts.device as Exclude<Device, 'auto'>], skipped: [] };
+  const fallbacks: Fallback[] = [...auto.skipped];
+  for (const device of auto.candidates) {
+    const p = plan(device);
     try {
-      const session = await ort.InferenceSession.create(modelPath, {
-        executionProviders: providers(device),
-        graphOptimizationLevel: 'all',
-        intraOpNumThreads: opts.threads ?? 0,
-        extra: {
-          session: {
-            // idle worker threads must not burn the user's CPU between tokens
-            'intra_op.allow_spinning': '0',
-            ...(opts.forbidCpuFallback ? { disable_cpu_ep_fallback: '1' } : {}),
-          },
-        },
-      });
-      return { session, device, fallbacks };
+      return { session: await createSession(p, device, opts), device, plan: p, fallbacks };
     } catch (e) {
       fallbacks.push({ device, reason: (e as Error).message.split('\n')[0] });
     }

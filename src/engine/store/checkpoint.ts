@@ -7,13 +7,14 @@
 import * as crypto from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { EngineError } from '../errors';
-import { KvCache } from '../kv/cache';
+import { EngineError, ioError } from '../errors';
+import { Cache, KvCache } from '../kv/cache';
 import { ScoreGrid } from '../kv/select';
 import { SnapshotStore } from './store';
 
-export interface Checkpoint {
-  cache: KvCache;
+/** Loaded, the cache is a host one; saved, it may be on the device (it is read back). */
+export interface Checkpoint<C extends Cache = KvCache> {
+  cache: C;
   prefixIds: number[];
   contextIds: number[];
   /** Scores of the context under the chunk size they were computed with. */
@@ -22,6 +23,11 @@ export interface Checkpoint {
 }
 
 const MAGIC = 'RZCKPT1\n';
+
+/** Checkpoints live inside the snapshot folder, so that whatever clears the snapshots can clear them too. */
+export function checkpointDir(snapshotDir: string): string {
+  return path.join(snapshotDir, 'checkpoints');
+}
 
 export class CheckpointStore {
   private readonly caches: SnapshotStore;
@@ -34,15 +40,25 @@ export class CheckpointStore {
     return path.join(this.dir, `${name}.scores`);
   }
 
-  async save(name: string, ck: Checkpoint, modelFingerprint: string): Promise<void> {
+  /** `root`: the repository's folder, so that clearing its caches finds its checkpoint too. */
+  async save(name: string, ck: Checkpoint<Cache>, modelFingerprint: string, root: string): Promise<void> {
     const { layers, kvHeads, length, data } = ck.scores;
-    const header = Buffer.from(JSON.stringify({ contextIds: ck.contextIds, chunk: ck.chunk, layers, kvHeads, length }));
+    // The two files are renamed into place one after the other; a crash in between leaves a new
+    // score file beside the old cache. Both carry this token, and only a matching pair is loaded.
+    const pair = crypto.randomBytes(8).toString('hex');
+    const header = Buffer.from(JSON.stringify({ contextIds: ck.contextIds, chunk: ck.chunk, layers, kvHeads, length, pair }));
     const body = Buffer.concat([Buffer.from(MAGIC), u32(header.length), header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
     const file = this.sidecar(name);
-    const tmp = `${file}.${process.pid}.tmp`;
-    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await fsp.writeFile(tmp, Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]), { mode: 0o600 });
-    await fsp.rename(tmp, file);
+    // named like the store's temporary files, so that its cleanupStale() removes it after a crash
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await fsp.writeFile(tmp, Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]), { mode: 0o600 });
+      await fsp.rename(tmp, file);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw ioError(`cannot write ${file}`, e);
+    }
     await this.caches.save(ck.cache, {
       snapshotKey: name,
       modelId: 'checkpoint',
@@ -53,8 +69,25 @@ export class CheckpointStore {
       prefixIds: ck.prefixIds,
       contextLength: ck.contextIds.length,
       files: [],
-      meta: {},
+      meta: { pair, root },
     });
+  }
+
+  /** Deletes the checkpoints of the repository at `root`; returns the bytes freed. */
+  async removeFor(root: string): Promise<number> {
+    let bytes = 0;
+    for (const e of await this.caches.list()) {
+      if (e.header?.meta.root !== root) continue;
+      await this.caches.remove(e.key);
+      await fsp.rm(this.sidecar(e.key), { force: true });
+      bytes += e.bytes;
+    }
+    return bytes;
+  }
+
+  /** Deletes temporary files left by killed writers (see SnapshotStore.cleanupStale). */
+  cleanupStale(): Promise<string[]> {
+    return this.caches.cleanupStale();
   }
 
   /** The checkpoint, or null when there is none or it does not fit (another model, damaged files). */
@@ -64,11 +97,11 @@ export class CheckpointStore {
       const body = raw.subarray(0, raw.length - 32);
       if (!crypto.createHash('sha256').update(body).digest().equals(raw.subarray(raw.length - 32)) || body.toString('latin1', 0, MAGIC.length) !== MAGIC) return null;
       const n = body.readUInt32LE(MAGIC.length);
-      const h = JSON.parse(body.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + n)) as { contextIds: number[]; chunk: number; layers: number; kvHeads: number; length: number };
+      const h = JSON.parse(body.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + n)) as { contextIds: number[]; chunk: number; layers: number; kvHeads: number; length: number; pair: string };
       const bytes = body.subarray(MAGIC.length + 4 + n);
       if (bytes.length !== h.layers * h.kvHeads * h.length * 4 || h.contextIds.length !== h.length) return null;
       const loaded = await this.caches.load(name, { modelFingerprint });
-      if (!loaded || loaded.header.contextLength !== h.length || JSON.stringify(loaded.header.prefixIds) !== JSON.stringify(prefixIds)) return null;
+      if (!loaded || typeof h.pair !== 'string' || loaded.header.meta.pair !== h.pair || loaded.header.contextLength !== h.length || JSON.stringify(loaded.header.prefixIds) !== JSON.stringify(prefixIds)) return null;
       const data = new Float32Array(bytes.length / 4);
       new Uint8Array(data.buffer).set(bytes);
       return { cache: loaded.cache, prefixIds, contextIds: h.contextIds, chunk: h.chunk, scores: { layers: h.layers, kvHeads: h.kvHeads, length: h.length, data } };

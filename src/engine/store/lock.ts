@@ -11,7 +11,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CancelledError, throwIfCancelled } from '../errors';
+import { CancelledError, ioError, throwIfCancelled } from '../errors';
 
 export interface LockOwner {
   pid: number;
@@ -47,9 +47,14 @@ export type BuildOutcome = 'built' | 'reused';
  *   });
  */
 export async function withBuildLock(dir: string, key: string, opts: BuildLockOptions, build: () => Promise<void>): Promise<BuildOutcome> {
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `${key}.lock`);
-  const release = await acquire(file, opts);
+  // a folder we may not write, a full disk: the caller hears why in words, not a raw errno
+  const release = await fsp
+    .mkdir(dir, { recursive: true, mode: 0o700 })
+    .then(() => acquire(file, opts))
+    .catch((e) => {
+      throw ioError(`cannot take the build lock ${file}`, e);
+    });
   try {
     if (await opts.ready()) return 'reused';
     await build();
@@ -122,9 +127,13 @@ async function tryCreate(file: string, me: LockOwner): Promise<boolean> {
   }
   try {
     await fh.writeFile(JSON.stringify(me));
-  } finally {
-    await fh.close();
+  } catch (e) {
+    // an empty lock would hold every later build off until it went stale
+    await fh.close().catch(() => {});
+    await fsp.rm(file, { force: true });
+    throw e;
   }
+  await fh.close();
   return true;
 }
 

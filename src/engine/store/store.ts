@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { EngineError } from '../errors';
-import { KvCache } from '../kv/cache';
+import { describeIo, EngineError, ioError, throwIfCancelled } from '../errors';
+import { Cache, KvCache } from '../kv/cache';
 import { defaultCacheRoot } from '../model/convert';
 import { ByteSource, CacheHeader, decodeSnapshot, encodeSnapshot, Expect, KvDtype, readHeader, SnapshotInfo } from './format';
 import { pidAlive } from './lock';
@@ -18,8 +18,9 @@ export const DEFAULT_BUDGET_BYTES = 4 * 1024 ** 3;
 /** A temporary file this much older than its last write is abandoned even if its pid lives (pid reuse). */
 export const STALE_TEMP_MS = 10 * 60_000;
 
-// `<key>.rzkv.<pid>.<random>.tmp`: the pid says whether its writer still lives.
-const TEMP = /^.+\.rzkv\.(\d+)\.[0-9a-f]+\.tmp$/;
+// `<key>.rzkv.<pid>.<random>.tmp` (or another file's name before the pid, as the checkpoints'
+// score files have): the pid says whether its writer still lives.
+const TEMP = /^.+\.(\d+)\.[0-9a-f]+\.tmp$/;
 // Keys become file names: nothing that could escape the directory or upset a file system.
 const KEY = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -51,10 +52,13 @@ export class SnapshotStore {
     return path.join(this.dir, key + SNAPSHOT_EXT);
   }
 
-  /** Writes a snapshot atomically: a crash at any point leaves the previous file for the key intact. */
-  async save(cache: KvCache, info: SnapshotInfo, dtype: KvDtype = 'fp16'): Promise<{ path: string; bytes: number; header: CacheHeader }> {
+  /**
+   * Writes a snapshot atomically: a crash at any point leaves the previous file for the key intact.
+   * `signal` stops the write between chunks, and before the rename (a large cache takes a while).
+   */
+  async save(cache: Cache, info: SnapshotInfo, dtype: KvDtype = 'fp16', signal?: AbortSignal): Promise<{ path: string; bytes: number; header: CacheHeader }> {
     const file = this.pathOf(info.snapshotKey);
-    const { header, chunks } = encodeSnapshot(cache, info, dtype);
+    const { header, chunks } = encodeSnapshot(await cache.toHost(), info, dtype); // a device cache is read back once
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     let fh: fsp.FileHandle | undefined;
     let bytes = 0;
@@ -62,17 +66,19 @@ export class SnapshotStore {
       await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
       fh = await fsp.open(tmp, 'wx', 0o600);
       for (const chunk of chunks) {
+        throwIfCancelled(signal, 'writing the cache');
         for (let done = 0; done < chunk.length; ) done += (await fh.write(chunk, done, chunk.length - done)).bytesWritten;
         bytes += chunk.length;
       }
       await fh.sync();
       await fh.close();
       fh = undefined;
+      throwIfCancelled(signal, 'writing the cache');
       await fsp.rename(tmp, file);
     } catch (e) {
       await fh?.close().catch(() => {});
       await fsp.rm(tmp, { force: true }).catch(() => {});
-      throw e instanceof EngineError ? e : ioError(`cannot write ${file}`, e);
+      throw ioError(`cannot write ${file}`, e);
     }
     await syncDir(this.dir);
     return { path: file, bytes, header };
@@ -89,7 +95,7 @@ export class SnapshotStore {
       fh = await fsp.open(file, 'r');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new EngineError('corrupt-cache', `cannot read ${file}: ${describe(e)}`);
+      throw new EngineError('corrupt-cache', `cannot read ${file}: ${describeIo(e)}`);
     }
     let st: Stats | undefined;
     let problem: string;
@@ -104,7 +110,7 @@ export class SnapshotStore {
       problem = `${file} is not a regular file; remove it (repozip cache rm ${key})`;
     } catch (e) {
       // only a failed validation condemns the file; an I/O or memory error says nothing about it
-      if (!(e instanceof EngineError)) throw new EngineError('corrupt-cache', `cannot read ${file}: ${describe(e)}`);
+      if (!(e instanceof EngineError)) throw new EngineError('corrupt-cache', `cannot read ${file}: ${describeIo(e)}`);
       problem = e.message;
     } finally {
       await fh.close();
@@ -121,6 +127,11 @@ export class SnapshotStore {
     return (await fsp.stat(this.pathOf(key)).catch(() => undefined))?.isFile() ?? false;
   }
 
+  /** Whether anything at all is at the key's path: a snapshot, or something in its way (a folder). */
+  async occupied(key: string): Promise<boolean> {
+    return (await fsp.lstat(this.pathOf(key)).catch(() => undefined)) !== undefined;
+  }
+
   /** Every snapshot, most recently used first, with its header (checked, but not the rows). */
   async list(): Promise<SnapshotEntry[]> {
     const entries = await this.files();
@@ -130,7 +141,7 @@ export class SnapshotStore {
         fh = await fsp.open(this.pathOf(e.key), 'r');
         e.header = (await readHeader(fileSource(fh, e.bytes))).header;
       } catch (err) {
-        e.problem = err instanceof EngineError ? err.message : describe(err);
+        e.problem = err instanceof EngineError ? err.message : describeIo(err);
       } finally {
         await fh?.close();
       }
@@ -140,9 +151,8 @@ export class SnapshotStore {
 
   /** Deletes a snapshot (whatever is at its path); false when there was none. */
   async remove(key: string): Promise<boolean> {
-    const file = this.pathOf(key);
-    const existed = (await fsp.lstat(file).catch(() => undefined)) !== undefined;
-    await fsp.rm(file, { recursive: true, force: true });
+    const existed = await this.occupied(key);
+    await fsp.rm(this.pathOf(key), { recursive: true, force: true });
     return existed;
   }
 
@@ -216,25 +226,4 @@ function fileSource(fh: fsp.FileHandle, size: number): ByteSource {
       }
     },
   };
-}
-
-const REASONS: Record<string, string> = {
-  ENOSPC: 'the disk is full',
-  EDQUOT: 'the disk quota is exhausted',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'the file system is read-only',
-  EISDIR: 'a directory is in the way',
-  ENOTDIR: 'a file is in the way of a directory',
-  EEXIST: 'a file is in the way of a directory',
-};
-
-function describe(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  return err.code && REASONS[err.code] ? `${REASONS[err.code]} (${err.code})` : err.message;
-}
-
-// The store's own I/O failures: not a cache defect, not a caller's mistake.
-function ioError(what: string, e: unknown): EngineError {
-  return new EngineError('io', `${what}: ${describe(e)}`);
 }

@@ -65,9 +65,10 @@ export class KnormPress implements Press {
     const grid = emptyGrid(ctx);
     const n = grid.length;
     const D = ctx.model.config.headDim;
+    const host = await ctx.cache.toHost(); // a baseline: reading a device cache back is fine here
     for (let l = 0; l < grid.layers; l++) {
       for (let h = 0; h < grid.kvHeads; h++) {
-        const k = ctx.cache.head(l, h).k;
+        const k = host.head(l, h).k;
         const u = l * grid.kvHeads + h;
         for (let i = 0; i < n; i++) {
           let s = 0;
