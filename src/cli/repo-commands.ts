@@ -51,7 +51,7 @@ function progress(quiet: boolean | undefined) {
   };
 }
 
-const indexUsage = 'repozip index <repoDir> --model DIR [--ratio 0.3] [--press kvzip] [--max-context N] [--include GLOB]... [--exclude GLOB]... [--int8] [--cache-dir D] [--device D] [--json]';
+const indexUsage = 'repozip index <repoDir> [--model DIR|org/name] [--ratio 0.3] [--press kvzip] [--max-context N] [--include GLOB]... [--exclude GLOB]... [--int8] [--cache-dir D] [--device D] [--json]';
 
 export const indexCommand: Command = {
   name: 'index',
@@ -79,7 +79,7 @@ export const indexCommand: Command = {
   },
 };
 
-const askUsage = 'repozip ask <repoDir> --model DIR [--max-tokens N] [--temperature T] [--no-build] [index options] [--json] "question"';
+const askUsage = 'repozip ask <repoDir> [--model DIR|org/name] [--max-tokens N] [--temperature T] [--no-build] [index options] [--json] "question"';
 
 export const askCommand: Command = {
   name: 'ask',

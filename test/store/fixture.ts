@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { KvCache } from '../../src/engine/kv/cache';
 import { keptRows } from '../../src/engine/kv/compress';
 import { selectKeep } from '../../src/engine/kv/select';
+import { rng } from '../../src/engine/sampling';
 import type { FileRange, SnapshotInfo } from '../../src/engine/store/format';
 
 export interface CacheSpec {
@@ -19,19 +20,10 @@ export interface CacheSpec {
   seed?: number;
 }
 
+export { rng };
+
 export const SMALL: CacheSpec = { layers: 2, kvHeads: 3, headDim: 16, prefix: 5, context: 37, ratio: 0.4, skew: 1 };
 
-/** mulberry32: small, fast, deterministic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function snapshotCache(spec: CacheSpec): KvCache {
   const { layers: L, kvHeads: H, headDim: D, prefix: P, context: n } = spec;
