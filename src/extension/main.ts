@@ -1,12 +1,13 @@
 // The extension's entry point: wires the engine process, the cache tracker, the chat, the status bar,
 // commands, hovers and the file watcher together. The logic lives in the vscode-free modules beside
 // this one; what is here is VS Code plumbing.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError, EngineError } from '../engine/errors';
 import type { IndexResult } from '../engine/worker/protocol';
 import { isWebUrl, type AnswerStats, type Turn } from '../webview/protocol';
-import { CacheTracker } from './cache';
+import { CacheTracker, type EngineCall } from './cache';
 import { panelState, statusBarText } from './cacheLabels';
 import { Chat, type AnswerOptions, type PanelAction } from './chat';
 import { ChatView, CHAT_VIEW } from './chatView';
@@ -18,6 +19,7 @@ import { openablePath } from './links';
 import { chooseModel, setToken, TOKEN_SECRET } from './models';
 import { participantHandler } from './participant';
 import { Increments } from './progress';
+import { runtimeProblem } from './runtime';
 import { askParams, engineParams, proxyEnv, readSettings } from './settings';
 
 /** What activate() returns: enough for the integration tests to look inside. */
@@ -57,6 +59,11 @@ export function activate(context: vscode.ExtensionContext): RepozipApi {
     },
   });
   stopEngine = () => engine.dispose();
+  // Without onnxruntime's binary for this platform the engine process cannot start: say so once, and
+  // let every request answer with the same sentence (the chat, the status bar and the commands show it).
+  const missingRuntime = runtimeProblem(context.extensionPath, process.platform, process.arch, fs.existsSync);
+  if (missingRuntime) void vscode.window.showErrorMessage(`repozip: ${missingRuntime}`);
+  const call: EngineCall = missingRuntime ? () => Promise.reject(new Error(missingRuntime)) : engine.call;
 
   const shown = new Set<string>();
   const notice = (message: string) => {
@@ -91,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): RepozipApi {
   let askInputOpen = false;
   let chat: Chat; // the tracker reports before the chat exists
   const tracker = new CacheTracker({
-    call: engine.call,
+    call,
     params,
     onChange: (s) => {
       Object.assign(status, statusBarText(s));
@@ -142,7 +149,7 @@ export function activate(context: vscode.ExtensionContext): RepozipApi {
     if (s.autoBuild !== 'never' && tracker.status.kind !== 'ready') built = !(await build({ signal: opts.signal })).reused;
     const buildMs = Date.now() - t0;
     const onProgress = tracker.answerProgress();
-    const r = await engine.call('ask', askParams(s, params(), question, opts.maxTokens), {
+    const r = await call('ask', askParams(s, params(), question, opts.maxTokens), {
       signal: opts.signal,
       onEvent: (e) => (e.kind === 'text' ? opts.onText(e.delta) : e.kind === 'progress' ? onProgress(e) : notice(e.message)),
     });
@@ -187,7 +194,7 @@ export function activate(context: vscode.ExtensionContext): RepozipApi {
     autoRun?.abort();
     const controller = (autoRun = new AbortController());
     let text = '';
-    const r = await engine.call('ask', { ...askParams(settings(), params(), explainQuestion(t), EXPLAIN_TOKENS), build: false }, { signal: controller.signal, onEvent: (e) => e.kind === 'text' && (text += e.delta) });
+    const r = await call('ask', { ...askParams(settings(), params(), explainQuestion(t), EXPLAIN_TOKENS), build: false }, { signal: controller.signal, onEvent: (e) => e.kind === 'text' && (text += e.delta) });
     explanations.set(r.key, t.file, t.symbol, text);
   };
   const autoExplain = (t: ExplainTarget, cancel: vscode.CancellationToken) => {
@@ -210,7 +217,7 @@ export function activate(context: vscode.ExtensionContext): RepozipApi {
   command('repozip.buildCache', buildCommand);
   command('repozip.rebuildCache', async () => {
     try {
-      await engine.call('clear', params());
+      await call('clear', params());
       await buildCommand();
     } catch (e) {
       report(e, 'rebuild');
@@ -219,7 +226,7 @@ export function activate(context: vscode.ExtensionContext): RepozipApi {
   command('repozip.cancelBuild', () => tracker.cancel());
   command('repozip.clearCache', async () => {
     try {
-      const r = await engine.call('clear', params());
+      const r = await call('clear', params());
       void vscode.window.showInformationMessage(`repozip: removed ${r.removed} cached ${r.removed === 1 ? 'snapshot' : 'snapshots'} (${(r.bytes / 1024 / 1024).toFixed(1)} MiB).`);
     } catch (e) {
       report(e, 'clear');
@@ -255,7 +262,7 @@ export function activate(context: vscode.ExtensionContext): RepozipApi {
   command('repozip.openChat', () => ChatView.reveal());
   command('repozip.newChat', () => chat.clear());
   command('repozip.chooseModel', async () => {
-    const chosen = await chooseModel(context.extensionPath, settings().model, engine.call);
+    const chosen = await chooseModel(context.extensionPath, settings().model, call);
     if (chosen !== undefined) await tracker.refresh();
   });
   command('repozip.setHfToken', () => setToken(context.secrets));
@@ -299,10 +306,19 @@ export function activate(context: vscode.ExtensionContext): RepozipApi {
     vscode.workspace.onDidGrantWorkspaceTrust(() => folder && void tracker.refresh()),
   );
 
+  // --- first run: the walkthrough, once (VS Code's "open walkthroughs on install" setting turned off: never)
+  const walkthroughs = vscode.workspace.getConfiguration('workbench.welcomePage').get('walkthroughs.openOnInstall', true);
+  if (!missingRuntime && walkthroughs && !context.globalState.get(WALKTHROUGH_SHOWN)) {
+    void context.globalState.update(WALKTHROUGH_SHOWN, true);
+    void vscode.commands.executeCommand('workbench.action.openWalkthrough', `${context.extension.id}#gettingStarted`, false);
+  }
+
   return { statusBarText: () => status.text, history: () => chat.history, enginePid: () => engine.pid };
 }
 
 let stopEngine: (() => Promise<void>) | undefined;
+/** globalState: the walkthrough was opened once (closing it is the user's answer). */
+const WALKTHROUGH_SHOWN = 'walkthroughShown';
 
 /** VS Code waits for this promise: the engine process gets its chance to exit cleanly. */
 export function deactivate(): Promise<void> | undefined {

@@ -2,8 +2,8 @@
 # repozip in a REAL VS Code workbench, offline: code-server 4.100.3 (VS Code 1.100.3 on this Node 20)
 # driven by Debian's headless Chromium through playwright-core. `npm run test:e2e`.
 #
-# Steps: apt deps -> code-server (cached in $E2E_HOME/server) -> vsce package --target linux-x64
-# (its prepublish builds dist/) -> fresh user-data/extensions dirs -> --install-extension -> a fixture
+# Steps: apt deps -> code-server (cached in $E2E_HOME/server) -> the linux-x64 VSIX as released
+# (tools/package.mjs: builds dist/, then vsce) -> fresh user-data/extensions dirs -> --install-extension -> a fixture
 # repository (fixture.mjs) with the bundled tiny model configured -> code-server on 127.0.0.1 ->
 # ui.mjs (the user's path: view, palette question, streaming answer, file link, hover, status bar,
 # reload) -> ext-tests.mjs (the mocha suite in the extension host) -> stop the server's process group.
@@ -84,10 +84,10 @@ if ! [ -x node_modules/.bin/vsce ] || ! [ -d node_modules/playwright-core ] || !
   npm install --no-audit --no-fund > "$OUT/npm-install.log" 2>&1 || { tail -30 "$OUT/npm-install.log"; die "npm install failed"; }
 fi
 
-# --- 4. package: a linux-x64 VSIX (.vscodeignore keeps only onnxruntime-node's linux-x64 binary); prepublish builds
-VSIX=$RUN/repozip.vsix
-node_modules/.bin/vsce package --target linux-x64 --allow-missing-repository --skip-license --out "$VSIX" > "$OUT/vsce.log" 2>&1 \
-  || { cat "$OUT/vsce.log"; die "vsce package failed"; }
+# --- 4. package: the linux-x64 VSIX exactly as `npm run package` makes it (only onnxruntime-node's linux-x64 binary)
+node tools/package.mjs linux-x64 --out "$RUN" > "$OUT/package.log" 2>&1 \
+  || { cat "$OUT/package.log"; die "packaging failed"; }
+VSIX=$(ls "$RUN"/repozip-linux-x64-*.vsix)
 say "packaged $(du -h "$VSIX" | cut -f1)"
 # the extension-host suite, bundled next to its runner
 SUITE_INDEX=$(node "$HERE/build-suite.mjs")

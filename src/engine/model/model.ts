@@ -103,7 +103,7 @@ export class Model {
     if (onDevice !== (this.deviceOps !== null)) throw new EngineError('internal', `a ${onDevice ? 'device' : 'host'} cache was fed to a model on ${this.device}: make caches with model.newCache()`);
     const positions = req.positions ?? ids.map((_, i) => cache.nextPosition + i);
     this.checkInput(ids, positions);
-    const { numLayers: L, numKvHeads: Hkv, headDim: D, vocabSize: V } = this.config;
+    const { numLayers: L, numKvHeads: Hkv, vocabSize: V } = this.config;
     const int64 = (a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), [a.length]);
     const G = this.config.numHeads / Hkv;
     const sc = req.score ?? { sinkEnd: 0, chunkStart: 0, chunkEnd: 0, ownStart: 0 };
@@ -121,16 +121,9 @@ export class Model {
       [IO.wantScores]: new ort.Tensor('bool', [!!req.score], []),
       [IO.wantColsum]: new ort.Tensor('bool', [!!req.colsum], []),
     };
-    for (let l = 0; l < L; l++) {
-      for (let h = 0; h < Hkv; h++) {
-        if (onDevice) [feeds[IO.pastK(l, h)], feeds[IO.pastV(l, h)]] = cache.tensors(l, h);
-        else {
-          const hc = (cache as KvCache).head(l, h);
-          feeds[IO.pastK(l, h)] = new ort.Tensor('float32', hc.keys(), [hc.len, D]);
-          feeds[IO.pastV(l, h)] = new ort.Tensor('float32', hc.values(), [hc.len, D]);
-        }
-      }
-    }
+    if (onDevice) {
+      for (let l = 0; l < L; l++) for (let h = 0; h < Hkv; h++) [feeds[IO.pastK(l, h)], feeds[IO.pastV(l, h)]] = cache.tensors(l, h);
+    } else Object.assign(feeds, hostPasts(cache as KvCache, S, req.score ? 'required' : req.colsum || req.probes ? 'never' : 'when-worth-it'));
     const append = req.append ?? true;
     const fetches: string[] = [];
     if (req.logits) fetches.push(IO.logits);
@@ -193,4 +186,45 @@ function statWeights(G: number, S: number, row0: number): Float32Array {
   const w = new Float32Array(G * S);
   for (let g = 0; g < G; g++) w.fill(1, g * S + Math.min(row0, S), (g + 1) * S);
   return w;
+}
+
+/** Dense runs pay off for chunks, not single tokens (measured: the per-head ops decode 3x faster). */
+const DENSE_MIN_TOKENS = 16;
+
+/**
+ * The past inputs of a host-cache run. When every head of every layer holds the same number of
+ * rows (prefill, scoring: nothing evicted yet) and a chunk is fed, the run goes dense: each layer's
+ * heads are copied side by side into one [1, Hkv, P, D] tensor for GroupQueryAttention; the
+ * per-head inputs are then empty. Otherwise the per-head rows go in as zero-copy views. KVzip
+ * scoring reads its keys from the dense layer pasts, so it requires a dense run; the statistics and
+ * probes come from the per-head path, so they never take one.
+ */
+function hostPasts(cache: KvCache, S: number, dense: 'required' | 'never' | 'when-worth-it'): Record<string, ort.Tensor> {
+  const { layers: L, kvHeads: Hkv, headDim: D } = cache;
+  const P = cache.head(0, 0).len;
+  const uniform = cache.heads.every((row) => row.every((h) => h.len === P));
+  if (dense === 'required' && !uniform) throw new EngineError('bad-input', 'KVzip scoring needs the full cache: every head of every layer the same length');
+  const isDense = dense === 'required' || (dense === 'when-worth-it' && uniform && S >= DENSE_MIN_TOKENS);
+  const feeds: Record<string, ort.Tensor> = {
+    [IO.dense]: new ort.Tensor('bool', [isDense], []),
+    [IO.seqlensK]: new ort.Tensor('int32', Int32Array.from([P + S - 1]), [1]),
+    [IO.totalLength]: new ort.Tensor('int32', Int32Array.from([P + S]), []),
+  };
+  const none = new Float32Array(0);
+  for (let l = 0; l < L; l++) {
+    const k = isDense ? new Float32Array(Hkv * P * D) : none;
+    const v = isDense ? new Float32Array(Hkv * P * D) : none;
+    for (let h = 0; h < Hkv; h++) {
+      const hc = cache.head(l, h);
+      if (isDense) {
+        k.set(hc.keys(), h * P * D);
+        v.set(hc.values(), h * P * D);
+      }
+      feeds[IO.pastK(l, h)] = new ort.Tensor('float32', isDense ? none : hc.keys(), [isDense ? 0 : hc.len, D]);
+      feeds[IO.pastV(l, h)] = new ort.Tensor('float32', isDense ? none : hc.values(), [isDense ? 0 : hc.len, D]);
+    }
+    feeds[IO.layerPastK(l)] = new ort.Tensor('float32', k, [1, Hkv, isDense ? P : 0, D]);
+    feeds[IO.layerPastV(l)] = new ort.Tensor('float32', v, [1, Hkv, isDense ? P : 0, D]);
+  }
+  return feeds;
 }
