@@ -27,7 +27,7 @@ function randomFloats(n: number, seed: number): Float32Array {
 const opts = (threads: number): ort.InferenceSession.SessionOptions => ({ executionProviders: ['cpu'], intraOpNumThreads: threads, extra: { session: { 'intra_op.allow_spinning': '0' } } });
 
 /** GFLOP/s of x[m,k] @ W[k,n] in fp32. */
-export async function gemmRate(m: number, k: number, n: number, threads: number, reps = 5): Promise<number> {
+export async function gemmRate(m: number, k: number, n: number, threads: number, reps = 9): Promise<number> {
   const g = new Graph('gemm');
   const x = g.input('x', 'float', [m, k]);
   g.output('y', g.op('MatMul', [x, g.inline('w', 'float', [k, n], new Uint8Array(randomFloats(k * n, 1).buffer))]), 'float', [m, n]);
