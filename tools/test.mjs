@@ -1,12 +1,22 @@
 #!/usr/bin/env node
-// Runs the test suite with node's own runner (TypeScript through tsx). Node 20 has no glob for
-// --test, so this collects the files. `npm test -- engine` runs only files whose path has "engine".
+// The test suite. `npm test` builds the bundles, runs every test file with node's own runner
+// (TypeScript through tsx), then the real-workbench e2e (code-server + Chromium). Node 20 has no
+// glob for --test, so this collects the files.
+//
+//   npm test                 everything
+//   npm test -- engine gpu   only test files whose path holds "engine" or "gpu" (no e2e)
+//   npm test -- e2e          only the e2e
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const filters = process.argv.slice(2);
+const run = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit' }).status ?? 1;
+
+// the package, e2e and engine-process tests use the bundles
+if (run(process.execPath, ['tools/build.mjs']) !== 0) process.exit(1);
+
 const files = [];
 (function walk(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -16,5 +26,20 @@ const files = [];
   }
 })(path.join(root, 'test'));
 files.sort();
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files], { cwd: root, stdio: 'inherit' });
-process.exit(r.status ?? 1);
+
+let status = 0;
+if (files.length) status = run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files]);
+
+const wantE2e = filters.length === 0 || filters.includes('e2e');
+if (wantE2e) {
+  const missing = ['chromium', 'rg'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
+  if (missing.length && process.getuid?.() !== 0) {
+    console.log(`# e2e skipped: ${missing.join(', ')} not installed and not root to apt-get them (bash .ci/run installs them)`);
+  } else {
+    console.log('# e2e: repozip in a real VS Code workbench (code-server + Chromium)');
+    const e2e = run('bash', ['test/e2e/run-e2e.sh']);
+    console.log(e2e === 0 ? '# e2e: 1 passed, 0 failed' : '# e2e: 0 passed, 1 failed');
+    status ||= e2e;
+  }
+}
+process.exit(status);
