@@ -1,0 +1,92 @@
+// KVzip beyond the parity of its scores on random models (parity.test.ts): the CLI contract
+// (`debug kvzip-scores` prints scores and the exact lead ids, and ref_llama.py recomputes the same
+// scores from them) on the real stories260k model with several chunks; exact selection; and the
+// bad inputs a user can give.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { EngineError } from '../../src/engine/errors';
+import { evalRecall } from '../../src/engine/eval/recall';
+import { makePress } from '../../src/engine/kv/presses';
+import { BUDGET_MODES, selectKeep } from '../../src/engine/kv/select';
+import { Model } from '../../src/engine/model/model';
+import { rng } from '../../src/engine/sampling';
+import { assertClose, flatten } from '../helpers/compare';
+import { scratchDir, stories260kDir, STORIES_MISSING } from '../helpers/models';
+import { PyBatch, pythonSkipReason } from '../helpers/python-ref';
+
+const { cacheRoot } = scratchDir('kvzip');
+const stories = stories260kDir();
+const CLI = path.resolve('dist/cli.js');
+
+test('stories260k: `debug kvzip-scores` == ref_llama.py fed the printed chunk leads (4 chunks, GQA)', { skip: !stories ? STORIES_MISSING : (pythonSkipReason() ?? false) }, async (t) => {
+  const next = rng(3);
+  const context = Array.from({ length: 90 }, () => 3 + Math.floor(next() * 509));
+  const out = JSON.parse(
+    execFileSync(process.execPath, [CLI, 'debug', 'kvzip-scores', '--model', stories!, '--device', 'cpu', '--cache-dir', cacheRoot, '--prefix-ids', '1,403,407', '--context-ids', context.join(','), '--chunk', '25', '--json'], { encoding: 'utf8' }),
+  ) as { scores: number[][][]; chunk_leads: number[][] };
+  assert.equal(out.chunk_leads.length, 4);
+  assert.deepEqual([out.scores.length, out.scores[0].length, out.scores[0][0].length], [5, 4, 90]);
+  const py = new PyBatch();
+  const ref = py.kvzip(stories!, [1, 403, 407], context, 25, out.chunk_leads);
+  await py.run();
+  assertClose(t, flatten(out.scores), flatten(await ref), 1e-3, 'stories260k KVzip scores vs ref_llama.py');
+});
+
+test('selection keeps exactly round(ratio * entries) per budget unit, ties broken by index', () => {
+  const layers = 3;
+  const kvHeads = 2;
+  const length = 50;
+  const next = rng(9);
+  // quantised scores: many ties
+  const data = Float32Array.from({ length: layers * kvHeads * length }, () => Math.floor(next() * 7));
+  for (const mode of BUDGET_MODES) {
+    for (const ratio of [1, 0.5, 0.3, 0.1, 0.01]) {
+      const keep = selectKeep({ layers, kvHeads, length, data }, ratio, mode);
+      const units = mode === 'global' ? 1 : mode === 'layer-uniform' ? layers : layers * kvHeads;
+      const per = data.length / units;
+      for (let u = 0; u < units; u++) {
+        const slice = keep.subarray(u * per, (u + 1) * per);
+        assert.equal(slice.reduce((a, b) => a + b, 0), Math.round(ratio * per), `${mode} ${ratio} unit ${u}`);
+        // everything kept scores at least as high as everything dropped
+        let minKept = Infinity;
+        let maxDropped = -Infinity;
+        for (let i = 0; i < per; i++) {
+          const s = data[u * per + i];
+          if (slice[i]) minKept = Math.min(minKept, s);
+          else maxDropped = Math.max(maxDropped, s);
+        }
+        assert.ok(minKept >= maxDropped, `${mode} ${ratio}: kept ${minKept} < dropped ${maxDropped}`);
+      }
+    }
+  }
+});
+
+test('bad input: ratio outside (0, 1], an empty context, a context beyond the positions', async () => {
+  const grid = { layers: 1, kvHeads: 1, length: 4, data: new Float32Array(4) };
+  for (const bad of [0, -0.1, 1.5, NaN]) assert.throws(() => selectKeep(grid, bad), (e: unknown) => e instanceof EngineError && e.code === 'bad-input' && /ratio must be in \(0, 1\]/.test(e.message));
+
+  const model = await Model.load(path.resolve('test/fixtures/tinycode'), { device: 'cpu', cacheRoot, threads: 1 });
+  try {
+    const opts = { presses: [makePress('kvzip')], ratios: [0.3], queries: 2, seed: 1, promptTokens: 4, targetTokens: 2 };
+    await assert.rejects(evalRecall(model, [], [], [], [], opts), /the context is empty/);
+    await assert.rejects(evalRecall(model, [], [1, 2, 3], [], [], { ...opts, ratios: [2] }), /ratio must be in \(0, 1\]/);
+    const tooLong = Array.from({ length: model.config.maxPositions + 8 }, (_, i) => 10 + (i % 3000));
+    await assert.rejects(model.forward({ ids: tooLong, cache: model.newCache() }), (e: unknown) => e instanceof EngineError && /outside the model's 1024 positions/.test(e.message));
+  } finally {
+    await model.dispose();
+  }
+  const cli = (args: string[]) => {
+    try {
+      execFileSync(process.execPath, [CLI, ...args, '--json'], { encoding: 'utf8' });
+      return null;
+    } catch (e) {
+      return JSON.parse((e as { stdout: string }).stdout).error as { code: string; message: string };
+    }
+  };
+  const tiny = ['--model', path.resolve('test/fixtures/tinycode'), '--device', 'cpu', '--cache-dir', cacheRoot];
+  assert.match(cli(['eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--max-context', '5000'])!.message, /does not fit the model's 1024 positions/);
+  assert.match(cli(['index', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--ratio', '1.5'])!.message, /--ratio must be a number in/);
+  assert.match(cli(['debug', 'kvzip-scores', ...tiny, '--context-ids', ''])!.message, /--context-ids needs at least one token id/);
+});
