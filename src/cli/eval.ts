@@ -18,7 +18,7 @@ import { Command, printJson } from './command';
 import { loadModel, modelOptions } from './engine-opts';
 
 const usage =
-  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,snapkv,...] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|layer-uniform|head-uniform] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
+  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,snapkv,...] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|layer-uniform|head-uniform|pyramid] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
 
 export const evalCommand: Command = {
   name: 'eval',

@@ -16,7 +16,7 @@ import { scratchDir } from '../helpers/models';
 const MODEL = path.resolve('test/fixtures/recall');
 const REPO = path.resolve('test/fixtures/heldout-jwt');
 const { cacheRoot } = scratchDir('fidelity');
-const BASELINES = ['snapkv', 'h2o', 'streaming', 'knorm', 'random'];
+const BASELINES = ['snapkv', 'pyramidkv', 'h2o', 'streaming', 'knorm', 'random'];
 
 let report: RecallReport | undefined;
 async function run(): Promise<RecallReport> {

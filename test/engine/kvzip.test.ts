@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { EngineError } from '../../src/engine/errors';
 import { evalRecall } from '../../src/engine/eval/recall';
 import { makePress } from '../../src/engine/kv/presses';
-import { BUDGET_MODES, selectKeep } from '../../src/engine/kv/select';
+import { BUDGET_MODES, pyramidBudgets, selectKeep } from '../../src/engine/kv/select';
 import { Model } from '../../src/engine/model/model';
 import { rng } from '../../src/engine/sampling';
 import { assertClose, flatten } from '../helpers/compare';
@@ -41,7 +41,7 @@ test('selection keeps exactly round(ratio * entries) per budget unit, ties broke
   const next = rng(9);
   // quantised scores: many ties
   const data = Float32Array.from({ length: layers * kvHeads * length }, () => Math.floor(next() * 7));
-  for (const mode of BUDGET_MODES) {
+  for (const mode of BUDGET_MODES.filter((m) => m !== 'pyramid')) {
     for (const ratio of [1, 0.5, 0.3, 0.1, 0.01]) {
       const keep = selectKeep({ layers, kvHeads, length, data }, ratio, mode);
       const units = mode === 'global' ? 1 : mode === 'layer-uniform' ? layers : layers * kvHeads;
@@ -61,6 +61,32 @@ test('selection keeps exactly round(ratio * entries) per budget unit, ties broke
       }
     }
   }
+});
+
+test("PyramidKV's budget: exact total, falling linearly with depth (2 - 1/20 down to 1/20 of the mean), saturated layers filled", () => {
+  const layers = 6;
+  const kvHeads = 2;
+  const length = 40;
+  const unit = kvHeads * length;
+  const next = rng(4);
+  const data = Float32Array.from({ length: layers * unit }, () => next());
+  for (const ratio of [1, 0.8, 0.5, 0.3, 0.1]) {
+    const keep = selectKeep({ layers, kvHeads, length, data }, ratio, 'pyramid');
+    const counts = Array.from({ length: layers }, (_, l) => keep.subarray(l * unit, (l + 1) * unit).reduce((a, b) => a + b, 0));
+    assert.equal(counts.reduce((a, b) => a + b), Math.round(ratio * data.length), `total at ${ratio}`);
+    for (let l = 1; l < layers; l++) assert.ok(counts[l] <= counts[l - 1], `${ratio}: layer ${l} keeps ${counts[l]} > layer ${l - 1} ${counts[l - 1]}`);
+    assert.ok(counts.every((c) => c <= unit));
+  }
+  // below saturation the schedule is PyramidKV's straight line
+  const budgets = pyramidBudgets(layers, unit, Math.round(0.3 * layers * unit));
+  for (let l = 0; l < layers; l++) {
+    const w = 2 - 1 / 20 - ((2 - 2 / 20) * l) / (layers - 1);
+    assert.ok(Math.abs(budgets[l] - 0.3 * unit * w) <= 1, `layer ${l}: ${budgets[l]} vs ${0.3 * unit * w}`);
+  }
+  // at 0.8 the bottom layers would exceed their entries: they are full, the rest share what is left
+  const full = pyramidBudgets(layers, unit, Math.round(0.8 * layers * unit));
+  assert.equal(full[0], unit);
+  assert.equal(full.reduce((a, b) => a + b), Math.round(0.8 * layers * unit));
 });
 
 test('bad input: ratio outside (0, 1], an empty context, a context beyond the positions', async () => {

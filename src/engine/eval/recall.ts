@@ -131,7 +131,7 @@ export async function evalRecall(model: Model, prefix: number[], ids: number[], 
     scoreMs[press.name] = performance.now() - t;
     for (const ratio of opts.ratios) {
       opts.onProgress?.(`${press.name} @ ${ratio}`);
-      const keep = selectKeep(grid, ratio, opts.mode);
+      const keep = selectKeep(grid, ratio, press.budget ?? opts.mode);
       const cache = await pre.cache.clone();
       await evict(cache, keep, prefix.length, ids.length);
       const s = await answerAll(model, cache, queries, opts.signal);

@@ -160,7 +160,7 @@ export async function compressContext(
     const scores = await opts.press.score(ctx);
     const scoreMs = performance.now() - t;
     await opts.beforeEvict?.(pre.cache, scores);
-    const keep = selectKeep(scores, opts.ratio, opts.mode);
+    const keep = selectKeep(scores, opts.ratio, opts.press.budget ?? opts.mode);
     await evict(pre.cache, keep, prefix.length, context.length);
     let kept = 0;
     for (const k of keep) kept += k;

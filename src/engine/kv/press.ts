@@ -1,7 +1,7 @@
 // A press scores the context's KV entries; selection and eviction are shared (kvpress's design).
 // Presses are query-agnostic: they see the context, never the questions.
 import { Cache } from './cache';
-import { ScoreGrid } from './select';
+import { BudgetMode, ScoreGrid } from './select';
 import { Model } from '../model/model';
 
 /** Attention statistics gathered while prefilling, for presses that read prefill attention. */
@@ -33,6 +33,8 @@ export interface Press {
   readonly name: string;
   /** Whether prefill must gather attention statistics for this press. */
   readonly needsPrefillStats: boolean;
+  /** The budget shape the method is defined with (PyramidKV's pyramid); otherwise the caller's mode applies. */
+  readonly budget?: BudgetMode;
   score(ctx: PressContext): Promise<ScoreGrid>;
 }
 

@@ -2,10 +2,14 @@
 // KVzip's main setting is one global budget over all layers and heads ("pair", non-uniform); the
 // uniform modes exist to compare against (the paper's Fig. 16). Selection is an exact top-k on fp32
 // scores with a deterministic tie-break (lower flat index wins), so the realised ratio is exact.
+// `pyramid` is PyramidKV's shape (more entries in lower layers), used by that baseline.
 import { EngineError } from '../errors';
 
-export type BudgetMode = 'global' | 'layer-uniform' | 'head-uniform';
-export const BUDGET_MODES: BudgetMode[] = ['global', 'layer-uniform', 'head-uniform'];
+export type BudgetMode = 'global' | 'layer-uniform' | 'head-uniform' | 'pyramid';
+export const BUDGET_MODES: BudgetMode[] = ['global', 'layer-uniform', 'head-uniform', 'pyramid'];
+
+/** PyramidKV's beta: the top layer keeps 1/beta of the average budget, the bottom layer the rest of 2x. */
+const PYRAMID_BETA = 20;
 
 /** Scores of every context entry, laid out [layer][kvHead][position] in one array. */
 export interface ScoreGrid {
@@ -67,7 +71,35 @@ function kthLargest(a: Float32Array, k: number): number {
   return a[target];
 }
 
-/** Keep-mask over the grid with exactly round(ratio * count) entries per budget unit. */
+/**
+ * Entries each layer keeps under PyramidKV's linear schedule, summing to exactly `total`: layer l's
+ * weight falls linearly from 2 - 1/beta to 1/beta (mean 1); a layer that would exceed its `length`
+ * entries is filled and the scale of the others found by bisection (water-filling), then the
+ * cumulative budget is rounded so the counts add up exactly.
+ */
+export function pyramidBudgets(layers: number, length: number, total: number): number[] {
+  const lo = 1 / PYRAMID_BETA;
+  const w = Array.from({ length: layers }, (_, l) => (layers === 1 ? 1 : 2 - lo - ((2 - 2 * lo) * l) / (layers - 1)));
+  const sum = (scale: number) => w.reduce((a, x) => a + Math.min(length, x * scale), 0);
+  let a = 0;
+  let b = length / lo;
+  for (let i = 0; i < 100; i++) {
+    const m = (a + b) / 2;
+    if (sum(m) < total) a = m;
+    else b = m;
+  }
+  let cum = 0;
+  let prev = 0;
+  return w.map((x) => {
+    cum += Math.min(length, x * b);
+    const next = Math.min(total, Math.round(cum));
+    const k = next - prev;
+    prev = next;
+    return k;
+  });
+}
+
+/** Keep-mask over the grid with exactly round(ratio * count) entries (per budget unit in the uniform modes). */
 export function selectKeep(grid: ScoreGrid, ratio: number, mode: BudgetMode = 'global'): Uint8Array {
   checkRatio(ratio);
   const { layers, kvHeads, length, data } = grid;
@@ -76,6 +108,10 @@ export function selectKeep(grid: ScoreGrid, ratio: number, mode: BudgetMode = 'g
   else if (mode === 'layer-uniform') {
     const unit = kvHeads * length;
     for (let l = 0; l < layers; l++) topK(data, l * unit, (l + 1) * unit, Math.round(ratio * unit), keep);
+  } else if (mode === 'pyramid') {
+    const unit = kvHeads * length;
+    const budgets = pyramidBudgets(layers, unit, Math.round(ratio * data.length));
+    for (let l = 0; l < layers; l++) topK(data, l * unit, (l + 1) * unit, budgets[l], keep);
   } else {
     for (let u = 0; u < layers * kvHeads; u++) topK(data, u * length, (u + 1) * length, Math.round(ratio * length), keep);
   }

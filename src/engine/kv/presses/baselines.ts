@@ -34,7 +34,7 @@ export class H2OPress implements Press {
  * neighbouring positions so that whole spans survive. The window itself is always kept.
  */
 export class SnapKVPress implements Press {
-  readonly name = 'snapkv';
+  readonly name: string = 'snapkv';
   readonly needsPrefillStats = true;
 
   constructor(readonly kernel = 7) {}
@@ -54,6 +54,15 @@ export class SnapKVPress implements Press {
     }
     return grid;
   }
+}
+
+/**
+ * PyramidKV: SnapKV's scores under a pyramidal budget, lower layers keeping more (they attend
+ * broadly) and upper layers less. Within a layer, the layer's heads share one top-k.
+ */
+export class PyramidKVPress extends SnapKVPress {
+  override readonly name = 'pyramidkv';
+  readonly budget = 'pyramid';
 }
 
 /** K-norm: keys with a small norm tend to draw attention (kvpress's Knorm: score = -|k|). */

@@ -1,10 +1,10 @@
 // Presses by name, as the CLI, the benchmark and the extension's settings refer to them.
 import { EngineError } from '../../errors';
 import { Press } from '../press';
-import { H2OPress, KnormPress, RandomPress, SnapKVPress, StreamingPress } from './baselines';
+import { H2OPress, KnormPress, PyramidKVPress, RandomPress, SnapKVPress, StreamingPress } from './baselines';
 import { KVzipPress } from './kvzip';
 
-export const PRESS_NAMES = ['kvzip', 'kvzip-head', 'snapkv', 'h2o', 'streaming', 'knorm', 'random'] as const;
+export const PRESS_NAMES = ['kvzip', 'kvzip-head', 'snapkv', 'pyramidkv', 'h2o', 'streaming', 'knorm', 'random'] as const;
 export type PressName = (typeof PRESS_NAMES)[number];
 
 /** Builds a press; kvzip-head needs its calibrated head scores (see calibrateHeads). */
@@ -14,6 +14,8 @@ export function makePress(name: string, opts: { chunk?: number; seed?: number } 
       return new KVzipPress(opts.chunk);
     case 'snapkv':
       return new SnapKVPress();
+    case 'pyramidkv':
+      return new PyramidKVPress();
     case 'h2o':
       return new H2OPress();
     case 'streaming':
