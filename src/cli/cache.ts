@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import { EngineError } from '../engine/errors';
 import { formatBytes } from '../engine/hub/format';
 import { defaultCacheRoot } from '../engine/model/convert';
-import { checkpointDir } from '../engine/store/checkpoint';
+import { checkpointDir, CheckpointStore, trimCaches } from '../engine/store/checkpoint';
 import { DEFAULT_BUDGET_BYTES, defaultSnapshotDir, SnapshotEntry, SnapshotStore } from '../engine/store/store';
 import { parse } from './args';
 import { Command, printJson } from './command';
@@ -12,7 +12,7 @@ import { Command, printJson } from './command';
 const usage = [
   'repozip cache ls [--cache-dir D] [--json]',
   '       repozip cache rm <key>... | --all [--cache-dir D] [--json]',
-  '       repozip cache gc [--budget SIZE] [--cache-dir D] [--json]',
+  '       repozip cache gc [--budget SIZE] [--cache-dir D] [--json]   (prefill checkpoints count too, and go first)',
   '  D: the cache root, as for every command (snapshots live in D/snapshots)',
   '  key: any unique prefix of a snapshot key',
   '  SIZE: bytes, or 500M, 4G, 1.5T (binary units); default 4G',
@@ -58,8 +58,10 @@ function summary(e: SnapshotEntry) {
 
 async function ls(store: SnapshotStore, json?: boolean): Promise<number> {
   const rows = (await store.list()).map(summary);
+  const cks = await new CheckpointStore(checkpointDir(store.dir)).list();
+  const checkpoints = { count: cks.length, bytes: cks.reduce((n, c) => n + c.bytes, 0) };
   if (json) {
-    printJson({ dir: store.dir, snapshots: rows });
+    printJson({ dir: store.dir, snapshots: rows, checkpoints });
     return 0;
   }
   const when = (iso?: string) => (iso ? iso.slice(0, 16).replace('T', ' ') : '');
@@ -76,6 +78,8 @@ async function ls(store: SnapshotStore, json?: boolean): Promise<number> {
   for (const row of table) console.log(row.map((c, i) => (i < row.length - 1 ? c.padEnd(widths[i]) : c)).join('  '));
   const total = rows.reduce((n, r) => n + r.bytes, 0);
   console.log(`${rows.length} snapshot${rows.length === 1 ? '' : 's'}, ${formatBytes(total)} in ${store.dir}`);
+  // each repository's last full, uncompressed cache, kept so that the next build after an edit is incremental
+  if (checkpoints.count) console.log(`${checkpoints.count} prefill checkpoint${checkpoints.count === 1 ? '' : 's'}, ${formatBytes(checkpoints.bytes)} in ${checkpointDir(store.dir)}`);
   return 0;
 }
 
@@ -107,9 +111,9 @@ async function chooseKey(store: SnapshotStore, keys: string[], prefix: string): 
 
 async function gc(store: SnapshotStore, budget: number, json?: boolean): Promise<number> {
   await store.cleanupStale();
-  const r = await store.gc(budget);
-  if (json) printJson({ removed: r.removed, bytes: r.bytes, budget });
-  else console.log(`deleted ${r.removed.length} snapshot${r.removed.length === 1 ? '' : 's'}; ${formatBytes(r.bytes)} left (budget ${formatBytes(budget)})`);
+  const r = await trimCaches(store, budget);
+  if (json) printJson({ removed: r.removed, checkpoints: r.checkpoints, bytes: r.bytes, budget });
+  else console.log(`deleted ${r.removed.length} snapshot${r.removed.length === 1 ? '' : 's'} and ${r.checkpoints.length} prefill checkpoint${r.checkpoints.length === 1 ? '' : 's'}; ${formatBytes(r.bytes)} left (budget ${formatBytes(budget)})`);
   return 0;
 }
 

@@ -19,7 +19,7 @@ import { SnapshotMemo } from './snapshot-memo';
 import { resolveModel } from './hub/download';
 import { describeFallbacks, deviceClass, Fallback } from './runtime/session';
 import { withBuildLock } from './store/lock';
-import { checkpointDir, CheckpointStore, commonPrefix } from './store/checkpoint';
+import { checkpointDir, CheckpointStore, commonPrefix, trimCaches } from './store/checkpoint';
 import { CacheHeader } from './store/format';
 import { defaultSnapshotDir, SnapshotStore } from './store/store';
 import type { AskParams, AskResult, ClearResult, EngineEvent, EngineSettings, IndexParams, IndexResult, Method, Methods, PullParams, PullResult, RepoSettings, StatusParams, StatusResult } from './worker/protocol';
@@ -246,7 +246,7 @@ export class EngineService {
           ctx.emit({ kind: 'progress', phase: 'writing', done: 1, total: 1 });
         },
       );
-      if (p.repo.budgetBytes) await store.gc(p.repo.budgetBytes, [snap.key]);
+      if (p.repo.budgetBytes) await trimCaches(store, p.repo.budgetBytes, [snap.key, this.checkpointName(model, p.repo)]);
     }
     const entry = (await store.list()).find((e) => e.key === snap.key);
     timings.total = performance.now() - t0;

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseSize } from '../../src/cli/cache';
+import { checkpointDir, CheckpointStore } from '../../src/engine/store/checkpoint';
 import { SnapshotStore } from '../../src/engine/store/store';
 import { scratchDir } from '../helpers/models';
 import { SMALL, snapshotCache, snapshotInfo } from './fixture';
@@ -35,7 +36,7 @@ async function populate(): Promise<void> {
 test('ls on a store that does not exist yet: empty, and nothing is created', async () => {
   const r = await repozip(['cache', 'ls', '--json', '--cache-dir', root]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { dir: store.dir, snapshots: [] });
+  assert.deepEqual(JSON.parse(r.stdout), { dir: store.dir, snapshots: [], checkpoints: { count: 0, bytes: 0 } });
   assert.equal(fs.existsSync(root), false);
 });
 
@@ -73,10 +74,27 @@ test('rm takes unique key prefixes, refuses ambiguous or unknown ones', async ()
   assert.equal(fs.existsSync(store.pathOf(keys.a2)), false);
 });
 
-test('gc trims to the budget, least recently used first', async () => {
-  const size = fs.statSync(store.pathOf(keys.a1)).size;
-  const r = await repozip(['cache', 'gc', '--budget', String(size + 10), '--json', '--cache-dir', root]);
-  assert.deepEqual(JSON.parse(r.stdout), { removed: [keys.a1], bytes: fs.statSync(store.pathOf(keys.b)).size, budget: size + 10 });
+test('gc counts the prefill checkpoints, deletes them first, then snapshots least recently used first', async () => {
+  // a repository's checkpoint: its full cache (here the fixture's, uncompressed) and its scores
+  const checkpoints = new CheckpointStore(checkpointDir(store.dir));
+  const n = SMALL.context;
+  const full = snapshotCache({ ...SMALL, ratio: 1 });
+  const scores = { layers: SMALL.layers, kvHeads: SMALL.kvHeads, length: n, data: Float32Array.from({ length: SMALL.layers * SMALL.kvHeads * n }, (_, i) => i) };
+  await checkpoints.save('ck-repo', { cache: full, prefixIds: [1, 2, 3, 4, 5], contextIds: Array.from({ length: n }, (_, i) => 10 + i), scores, chunk: 16 }, 'fp', '/src/a');
+  const ckBytes = (await checkpoints.list())[0].bytes;
+  const snaps = [keys.a1, keys.b].map((k) => fs.statSync(store.pathOf(k)).size);
+  const listed = JSON.parse((await repozip(['cache', 'ls', '--json', '--cache-dir', root])).stdout);
+  assert.deepEqual(listed.checkpoints, { count: 1, bytes: ckBytes });
+  assert.ok(ckBytes > snaps[0], 'a checkpoint is a full cache: bigger than a snapshot');
+
+  // room for both snapshots: only the checkpoint goes
+  const both = snaps[0] + snaps[1];
+  let r = await repozip(['cache', 'gc', '--budget', String(both + 10), '--json', '--cache-dir', root]);
+  assert.deepEqual(JSON.parse(r.stdout), { removed: [], checkpoints: ['ck-repo'], bytes: both, budget: both + 10 });
+  assert.deepEqual(await checkpoints.list(), []);
+  // room for one: the least recently used snapshot goes
+  r = await repozip(['cache', 'gc', '--budget', String(snaps[0] + 10), '--json', '--cache-dir', root]);
+  assert.deepEqual(JSON.parse(r.stdout), { removed: [keys.a1], checkpoints: [], bytes: snaps[1], budget: snaps[0] + 10 });
 });
 
 test('rm --all deletes every snapshot and abandoned temp files', async () => {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { EngineError, ioError } from '../errors';
 import { Cache, KvCache } from '../kv/cache';
 import { ScoreGrid } from '../kv/select';
-import { SnapshotStore } from './store';
+import { GcResult, SnapshotStore } from './store';
 
 /** Loaded, the cache is a host one; saved, it may be on the device (it is read back). */
 export interface Checkpoint<C extends Cache = KvCache> {
@@ -78,11 +78,25 @@ export class CheckpointStore {
     let bytes = 0;
     for (const e of await this.caches.list()) {
       if (e.header?.meta.root !== root) continue;
-      await this.caches.remove(e.key);
-      await fsp.rm(this.sidecar(e.key), { force: true });
-      bytes += e.bytes;
+      bytes += e.bytes + ((await fsp.stat(this.sidecar(e.key)).catch(() => undefined))?.size ?? 0);
+      await this.remove(e.key);
     }
     return bytes;
+  }
+
+  /** Every checkpoint with its bytes (cache and scores), most recently used first. */
+  async list(): Promise<{ name: string; bytes: number }[]> {
+    const out: { name: string; bytes: number }[] = [];
+    for (const e of await this.caches.list()) {
+      const scores = await fsp.stat(this.sidecar(e.key)).catch(() => undefined);
+      out.push({ name: e.key, bytes: e.bytes + (scores?.size ?? 0) });
+    }
+    return out;
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.caches.remove(name);
+    await fsp.rm(this.sidecar(name), { force: true });
   }
 
   /** Deletes temporary files left by killed writers (see SnapshotStore.cleanupStale). */
@@ -110,6 +124,29 @@ export class CheckpointStore {
       throw e;
     }
   }
+}
+
+/**
+ * Trims a snapshot folder to `budget` bytes, its checkpoints included (each is a full, uncompressed
+ * cache: several times a snapshot). Checkpoints go first, least recently used first, since they
+ * only speed up rebuilds; then snapshots by last use. `keep`: snapshot keys and checkpoint names
+ * never deleted (what the build that just finished wrote).
+ */
+export async function trimCaches(store: SnapshotStore, budget: number, keep: readonly string[] = []): Promise<GcResult & { checkpoints: string[] }> {
+  const checkpoints = new CheckpointStore(checkpointDir(store.dir));
+  const cks = await checkpoints.list();
+  let ckBytes = cks.reduce((n, c) => n + c.bytes, 0);
+  const snapBytes = (await store.list()).reduce((n, e) => n + e.bytes, 0);
+  const dropped: string[] = [];
+  for (const c of cks.reverse()) {
+    if (snapBytes + ckBytes <= budget) break;
+    if (keep.includes(c.name)) continue;
+    await checkpoints.remove(c.name);
+    ckBytes -= c.bytes;
+    dropped.push(c.name);
+  }
+  const r = await store.gc(Math.max(0, budget - ckBytes), keep);
+  return { removed: r.removed, bytes: r.bytes + ckBytes, checkpoints: dropped };
 }
 
 function u32(n: number): Buffer {

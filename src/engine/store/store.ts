@@ -40,7 +40,7 @@ export interface SnapshotEntry {
 
 export interface GcResult {
   removed: string[];
-  /** Bytes of snapshots left. */
+  /** Bytes left. */
   bytes: number;
 }
 
