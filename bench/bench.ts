@@ -159,7 +159,7 @@ async function main() {
     results['0.5b'] = await shapeRun('0.5b', [2048], [], [2048], r.fp32GemmGflops);
     return;
   }
-  results['0.5b'] = quick ? await shapeRun('0.5b', [1024, 2048], [1024], [2048], r.fp32GemmGflops) : await shapeRun('0.5b', [2048, 4096, 8192, 16384], [2048, 8192], [4096, 16384], r.fp32GemmGflops);
+  results['0.5b'] = quick ? await shapeRun('0.5b', [1024, 2048], [1024], [2048], r.fp32GemmGflops) : await shapeRun('0.5b', [2048, 4096, 8192, 16384], [2048, 4096, 8192], [4096, 16384], r.fp32GemmGflops);
   results.int4 = await int4Decode(quick ? 1024 : 4096);
   results.ttft = await ttft(quick ? 1024 : 8192);
   if (!quick) results['1.5b'] = await shapeRun('1.5b', [2048, 8192], [2048, 8192], [4096], r.fp32GemmGflops);

@@ -4,7 +4,7 @@
 // attention probability it receives from any query of that pass (over the G query heads of its KV
 // head), with the softmax taken over [prefix (sink), this chunk's cached keys, the pass's own keys].
 import { throwIfCancelled } from '../../errors';
-import { ChunkSizer, yieldToLoop } from '../../generate';
+import { ChunkSizer, MAX_CHUNK, yieldToLoop } from '../../generate';
 import { Tokenizer } from '../../tokenizer';
 import { emptyGrid, Press, PressContext } from '../press';
 
@@ -12,6 +12,7 @@ export const KVZIP_CHUNK = 2000;
 const FIRST_PROMPT = '\n\nRepeat the previous context exactly.';
 const NEXT_PROMPT = '\n\nRepeat the part of the previous context exactly, starting with ';
 const TAIL = 8;
+const SCORING_TARGET_MS = 900;
 
 /** The exact ids fed before each chunk's context tokens in its reconstruction pass. */
 export function chunkLeads(tok: Tokenizer, contextIds: number[], postfix: number[], chunk: number): number[][] {
@@ -36,7 +37,9 @@ export class KVzipPress implements Press {
     const units = grid.layers * grid.kvHeads;
     const leads = chunkLeads(model.tokenizer, contextIds, ctx.postfix, this.chunk);
     const own = sink + n; // the pass's own keys start right after the context in every head
-    const sizer = new ChunkSizer();
+    // runs of up to a second: each pays a fixed cost for the whole cache beneath it, and the
+    // pass's cancel latency stays within the second promised for prefill
+    const sizer = new ChunkSizer(MAX_CHUNK, SCORING_TARGET_MS);
     const reused = ctx.reuse && ctx.reuse.chunk === this.chunk ? ctx.reuse : null;
     for (let t = 0, c0 = 0; c0 < n; t++, c0 += this.chunk) {
       const c1 = Math.min(n, c0 + this.chunk);
@@ -54,10 +57,11 @@ export class KVzipPress implements Press {
       // in the cache until the chunk is done, so later sub-chunks see them as "own" keys
       for (let i = 0; i < input.length; ) {
         throwIfCancelled(ctx.signal, 'KVzip scoring');
-        const s = sizer.next(input.length - i);
+        const past = cache.entries();
+        const s = sizer.next(input.length - i, past);
         const started = performance.now();
         const out = await model.forward({ ids: input.slice(i, i + s), cache, score: { sinkEnd: sink, chunkStart: sink + c0, chunkEnd: sink + c1, ownStart: own } });
-        sizer.record(s, performance.now() - started);
+        sizer.record(s, past, performance.now() - started);
         const scores = out.scores!;
         const w = c1 - c0;
         for (let u = 0; u < units; u++) {
