@@ -4,6 +4,7 @@ import { chooseModel } from '../engine/hub/choose';
 import { drawBar } from './progress-bar';
 import { EngineError } from '../engine/errors';
 import { LoadOptions, Model } from '../engine/model/model';
+import { WEIGHT_CHOICES, WeightChoice } from '../engine/model/choose-weights';
 import { Options } from './args';
 
 export const modelOptions = {
@@ -26,8 +27,8 @@ export interface ModelFlags {
 export function loadOptions(v: ModelFlags): LoadOptions {
   const device = (v.device ?? 'auto') as Device;
   if (!DEVICES.includes(device)) throw new EngineError('bad-input', `--device must be one of ${DEVICES.join(', ')}`);
-  const weights = v.weights ?? 'fp32';
-  if (weights !== 'fp32' && weights !== 'int4') throw new EngineError('bad-input', '--weights must be fp32 or int4');
+  const weights = (v.weights ?? 'auto') as WeightChoice;
+  if (!WEIGHT_CHOICES.includes(weights)) throw new EngineError('bad-input', `--weights must be one of ${WEIGHT_CHOICES.join(', ')}`);
   const threads = v.threads === undefined ? undefined : Number(v.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) throw new EngineError('bad-input', '--threads must be a whole number');
   return { device, weights, threads, cacheRoot: v['cache-dir'] };
@@ -41,5 +42,7 @@ export async function loadModel(v: ModelFlags, signal?: AbortSignal): Promise<Mo
   if (chosen.fallbackReason) process.stderr.write(`repozip: ${chosen.fallbackReason}; using the bundled tiny demo model instead (its answers are not useful: pass --model)\n`);
   const model = await Model.load(chosen.dir, opts);
   if (model.info.fallbacks.length) process.stderr.write(`repozip: ${describeFallbacks(model.device, model.info.fallbacks)}\n`);
+  // the unusual outcome of --weights auto is said; fp32 is what anyone expects
+  if (model.info.weights === 'int4' && model.info.weightsWhy) process.stderr.write(`repozip: ${model.info.weightsWhy}\n`);
   return model;
 }

@@ -108,8 +108,9 @@ export class EngineService {
     });
     if (chosen.fallbackReason) ctx.emit({ kind: 'notice', message: `${chosen.fallbackReason}; using the bundled tiny demo model instead (its answers are not useful: set a real model)` });
     ctx.emit({ kind: 'progress', phase: 'loading', done: 0, total: 1 });
-    this.model = await Model.load(chosen.dir, { device: s.device ?? 'auto', weights: s.weights, cacheRoot: s.cacheDir });
+    this.model = await Model.load(chosen.dir, { device: s.device ?? 'auto', weights: s.weights ?? 'auto', cacheRoot: s.cacheDir });
     if (this.model.info.fallbacks.length) ctx.emit({ kind: 'notice', message: describeFallbacks(this.model.device, this.model.info.fallbacks) });
+    if (this.model.info.weights === 'int4' && this.model.info.weightsWhy) ctx.emit({ kind: 'notice', message: this.model.info.weightsWhy });
     this.modelId = chosen.id;
     this.modelKey = key;
     ctx.emit({ kind: 'progress', phase: 'loading', done: 1, total: 1 });
@@ -393,9 +394,9 @@ export class EngineService {
     this.warm = null;
   }
 
-  /** Where the loaded model runs, and why `auto` passed over the EPs before it; null before a model is loaded. */
-  get placement(): { device: string; fallbacks: Fallback[] } | null {
-    return this.model && { device: this.model.device, fallbacks: this.model.info.fallbacks };
+  /** Where the loaded model runs and with which weights, and why `auto` decided so; null before a model is loaded. */
+  get placement(): { device: string; fallbacks: Fallback[]; weights: string; weightsWhy?: string } | null {
+    return this.model && { device: this.model.device, fallbacks: this.model.info.fallbacks, weights: this.model.info.weights, weightsWhy: this.model.info.weightsWhy };
   }
 
   async dispose(): Promise<void> {

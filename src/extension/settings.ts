@@ -5,11 +5,14 @@ import type { AskParams, EngineSettings, RepoSettings } from '../engine/worker/p
 export const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'webgpu', 'coreml'] as const;
 export const AUTO_BUILD = ['onFirstQuestion', 'onChange', 'never'] as const;
 export const HOVER_MODES = ['off', 'link', 'auto'] as const;
+export const WEIGHTS = ['auto', 'fp32', 'int4'] as const;
 
 export interface Settings {
   /** A hub id or a model folder; '' lets the engine pick the catalogue default for the device. */
   model: string;
   device: (typeof DEVICES)[number];
+  /** auto: fp32 unless it would crowd memory (the engine decides per device and says so). */
+  weights: (typeof WEIGHTS)[number];
   /** Fraction of the context's KV entries kept. */
   ratio: number;
   include: string[];
@@ -28,6 +31,7 @@ export interface Settings {
 export const DEFAULTS: Settings = {
   model: '',
   device: 'auto',
+  weights: 'auto',
   ratio: 0.3,
   include: [],
   exclude: [],
@@ -43,6 +47,7 @@ export const DEFAULTS: Settings = {
 export const KEYS: { [K in keyof Settings]: string } = {
   model: 'model',
   device: 'device',
+  weights: 'weights',
   ratio: 'ratio',
   include: 'include',
   exclude: 'exclude',
@@ -69,6 +74,7 @@ export function readSettings(get: Get): Settings {
   return {
     model: typeof v('model') === 'string' ? (v('model') as string).trim() : DEFAULTS.model,
     device: oneOf(DEVICES, v('device'), DEFAULTS.device),
+    weights: oneOf(WEIGHTS, v('weights'), DEFAULTS.weights),
     ratio: numberIn(v('ratio'), DEFAULTS.ratio, 0.01, 1),
     include: strings(v('include')),
     exclude: strings(v('exclude')),
@@ -96,7 +102,7 @@ export interface EngineParams {
 }
 
 export function engineParams(s: Settings, places: Places): EngineParams {
-  const engine: EngineSettings = { device: s.device, cacheDir: places.modelCacheDir, snapshotDir: places.snapshotDir };
+  const engine: EngineSettings = { device: s.device, weights: s.weights, cacheDir: places.modelCacheDir, snapshotDir: places.snapshotDir };
   if (s.model) engine.model = s.model;
   const repo: RepoSettings = { root: places.root, ratio: s.ratio, budgetBytes: Math.round(s.cacheBudgetMB * 1024 * 1024) };
   if (s.include.length) repo.include = s.include;

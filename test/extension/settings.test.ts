@@ -18,21 +18,22 @@ test('every setting is contributed, described, with the default the code uses', 
     assert.ok((p.description ?? p.markdownDescription ?? '').length > 20, `${key} has a description`);
   }
   assert.deepEqual(props['repozip.device'].enum, ['auto', 'cpu', 'cuda', 'dml', 'webgpu', 'coreml']);
+  assert.deepEqual(props['repozip.weights'].enum, ['auto', 'fp32', 'int4']);
   // a malicious repository's .vscode/settings.json must not pick the model or what is read
   const restricted = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
   for (const k of ['repozip.model', 'repozip.device']) assert.ok(restricted.includes(k), k);
 });
 
 test('hand-edited settings: wrong types and out-of-range values fall back to the defaults', () => {
-  const bad: Record<string, unknown> = { model: 42, device: 'tpu', ratio: 3, include: 'src/**', exclude: ['', 7, 'dist/**'], maxContextTokens: -1, maxAnswerTokens: 0, temperature: 'hot', cacheBudgetMB: NaN, autoBuild: 'always', 'hover.mode': 'loud' };
+  const bad: Record<string, unknown> = { model: 42, device: 'tpu', weights: 'int2', ratio: 3, include: 'src/**', exclude: ['', 7, 'dist/**'], maxContextTokens: -1, maxAnswerTokens: 0, temperature: 'hot', cacheBudgetMB: NaN, autoBuild: 'always', 'hover.mode': 'loud' };
   assert.deepEqual(readSettings((k) => bad[k]), { ...DEFAULTS, exclude: ['dist/**'] });
   assert.deepEqual(readSettings(() => undefined), DEFAULTS);
 });
 
 test('settings map onto the engine call parameters', () => {
-  const s = readSettings((k) => ({ model: ' Qwen/Qwen2.5-Coder-0.5B-Instruct ', device: 'cpu', ratio: 0.5, include: ['src/**'], exclude: ['**/*.min.js'], maxContextTokens: 8000, cacheBudgetMB: 2, 'hover.mode': 'auto' })[k]);
+  const s = readSettings((k) => ({ model: ' Qwen/Qwen2.5-Coder-0.5B-Instruct ', device: 'cpu', weights: 'int4', ratio: 0.5, include: ['src/**'], exclude: ['**/*.min.js'], maxContextTokens: 8000, cacheBudgetMB: 2, 'hover.mode': 'auto' })[k]);
   assert.deepEqual(engineParams(s, PLACES), {
-    engine: { model: 'Qwen/Qwen2.5-Coder-0.5B-Instruct', device: 'cpu', cacheDir: '/global', snapshotDir: '/storage/snapshots' },
+    engine: { model: 'Qwen/Qwen2.5-Coder-0.5B-Instruct', device: 'cpu', weights: 'int4', cacheDir: '/global', snapshotDir: '/storage/snapshots' },
     repo: { root: '/ws', ratio: 0.5, budgetBytes: 2 * 1024 * 1024, include: ['src/**'], exclude: ['**/*.min.js'], maxContextTokens: 8000 },
   });
   assert.equal(s.hoverMode, 'auto');

@@ -13,11 +13,13 @@ import { Tokenizer } from '../tokenizer';
 import { ModelConfig, readConfig } from './config';
 import { convertModel, defaultCacheRoot } from './convert';
 import { IO } from './graph';
+import { chooseWeights, WeightChoice } from './choose-weights';
 import { WeightFormat } from './weights';
 
 export interface LoadOptions {
   device?: Device;
-  weights?: WeightFormat;
+  /** Default fp32; `auto` decides per device and memory (choose-weights.ts). */
+  weights?: WeightChoice;
   threads?: number;
   cacheRoot?: string;
   probeLayers?: number[];
@@ -56,7 +58,7 @@ export class Model {
     readonly tokenizer: Tokenizer,
     private readonly session: ort.InferenceSession,
     readonly device: string,
-    readonly info: { graphDir: string; converted: boolean; weights: WeightFormat; weightBytes: number; fallbacks: Fallback[] },
+    readonly info: { graphDir: string; converted: boolean; weights: WeightFormat; weightsWhy?: string; weightBytes: number; fallbacks: Fallback[] },
     private readonly probeLayers: number[],
     /** Present when the KV cache lives on the device (WebGPU): the sessions that move it. */
     readonly deviceOps: DeviceOps | null,
@@ -66,21 +68,21 @@ export class Model {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new EngineError('missing-file', `model folder ${dir} does not exist`);
     const config = readConfig(dir);
     const tokenizer = Tokenizer.load(dir);
-    const weights = opts.weights ?? 'fp32';
     const heads = Array.from({ length: config.numLayers * config.numKvHeads }, (_, i) => [Math.floor(i / config.numKvHeads), i % config.numKvHeads]);
     // the graph depends on where the cache will live, so each EP tried gets its own conversion
     const opened = await openSession(
       (device) => {
         const cache = cacheResidence(device);
-        const conv = convertModel(dir, config, { weights, cache, probeLayers: opts.probeLayers }, opts.cacheRoot ?? defaultCacheRoot());
+        const decision = chooseWeights(opts.weights ?? 'fp32', config, device);
+        const conv = convertModel(dir, config, { weights: decision.weights, cache, probeLayers: opts.probeLayers }, opts.cacheRoot ?? defaultCacheRoot());
         const gpuOutputs = cache === 'device' ? heads.flatMap(([l, h]) => [IO.presentK(l, h), IO.presentV(l, h)]) : [];
-        return { model: conv.graph, gpuOutputs, conv };
+        return { model: conv.graph, gpuOutputs, conv, decision };
       },
       { device: opts.device ?? 'cpu', threads: opts.threads, forbidCpuFallback: opts.forbidCpuFallback },
     );
-    const { conv } = opened.plan;
+    const { conv, decision } = opened.plan;
     const ops = cacheResidence(opened.device) === 'device' ? await DeviceOps.create({ forbidCpuFallback: opts.forbidCpuFallback }) : null;
-    const info = { graphDir: conv.dir, converted: !conv.reused, weights, weightBytes: fs.statSync(path.join(conv.dir, 'weights.bin')).size, fallbacks: opened.fallbacks };
+    const info = { graphDir: conv.dir, converted: !conv.reused, weights: decision.weights, weightsWhy: decision.why, weightBytes: fs.statSync(path.join(conv.dir, 'weights.bin')).size, fallbacks: opened.fallbacks };
     return new Model(dir, config, tokenizer, opened.session, opened.device, info, opts.probeLayers ?? [], ops);
   }
 

@@ -20,7 +20,8 @@ export interface EngineSettings {
   /** A model folder or a hub id `org/name[@revision]`; absent: the default for the device. */
   model?: string;
   device?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-  weights?: 'fp32' | 'int4';
+  /** Absent: auto (fp32 unless it would crowd memory; see choose-weights.ts). */
+  weights?: 'auto' | 'fp32' | 'int4';
   /** Where converted models are kept (and snapshots, unless snapshotDir says otherwise). */
   cacheDir?: string;
   /** Where snapshots are kept; default `<cacheDir>/snapshots`. The extension keeps them per workspace. */

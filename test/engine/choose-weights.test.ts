@@ -1,0 +1,47 @@
+// --weights auto: fp32 while it (with onnxruntime's packed copy) takes at most half of the available
+// memory, int4 beyond; GPU providers keep fp32; an explicit choice is never second-guessed. Then
+// a real load under a memory limit that fp32 would crowd converts and runs int4 and says why.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { chooseWeights } from '../../src/engine/model/choose-weights';
+import { readConfig } from '../../src/engine/model/config';
+import { parameterCount } from '../../src/engine/hub/catalogue';
+import { Model } from '../../src/engine/model/model';
+import { scratchDir } from '../helpers/models';
+
+const TINY = path.resolve('test/fixtures/tinycode');
+const { cacheRoot } = scratchDir('choose-weights');
+
+test('the rule: fp32 up to half of the available memory (counted twice on the CPU), then int4', () => {
+  const config = readConfig(TINY);
+  const need = 2 * 4 * parameterCount(config);
+  assert.equal(chooseWeights('auto', config, 'cpu', 2 * need).weights, 'fp32');
+  const tight = chooseWeights('auto', config, 'cpu', 2 * need - 1);
+  assert.equal(tight.weights, 'int4');
+  assert.match(tight.why!, /auto: int4 weights, since fp32 would need [\d.]+ GB with onnxruntime's packed copy, more than half of the [\d.]+ GB available/);
+  assert.equal(chooseWeights('auto', config, 'webgpu', 1).weights, 'fp32');
+  assert.deepEqual(chooseWeights('fp32', config, 'cpu', 1), { weights: 'fp32' });
+  assert.deepEqual(chooseWeights('int4', config, 'cpu', 1e12), { weights: 'int4' });
+});
+
+test('a load with auto under a tight memory limit runs int4 and says why; with room, fp32', async () => {
+  const before = process.env.REPOZIP_MEMORY_LIMIT;
+  try {
+    process.env.REPOZIP_MEMORY_LIMIT = String(2 * 2 * 4 * parameterCount(readConfig(TINY)) - 1);
+    const small = await Model.load(TINY, { device: 'cpu', weights: 'auto', cacheRoot, threads: 1 });
+    assert.equal(small.info.weights, 'int4');
+    assert.match(small.info.weightsWhy!, /^auto: int4 weights/);
+    assert.match(small.info.graphDir, /-int4/);
+    const out = await small.forward({ ids: [1, 2, 3], cache: small.newCache(), logits: true });
+    assert.ok(out.logits!.every(Number.isFinite));
+    await small.dispose();
+    delete process.env.REPOZIP_MEMORY_LIMIT;
+    const roomy = await Model.load(TINY, { device: 'cpu', weights: 'auto', cacheRoot, threads: 1 });
+    assert.equal(roomy.info.weights, 'fp32');
+    await roomy.dispose();
+  } finally {
+    if (before === undefined) delete process.env.REPOZIP_MEMORY_LIMIT;
+    else process.env.REPOZIP_MEMORY_LIMIT = before;
+  }
+});
