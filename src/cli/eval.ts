@@ -62,7 +62,7 @@ export const evalCommand: Command = {
       const presses: Press[] = [];
       for (const name of names) {
         if (name !== 'kvzip-head') presses.push(makePress(name, { chunk }));
-        else presses.push(new KVzipHeadPress(await headScores(model, v.calibration ?? calibrationDir(installRoot()), limit, signal)));
+        else presses.push(new KVzipHeadPress(await headScores(model, v.calibration ?? calibrationDir(installRoot()), limit, chunk, signal)));
       }
       const report = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
         presses,

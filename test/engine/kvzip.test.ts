@@ -15,8 +15,9 @@ import { rng } from '../../src/engine/sampling';
 import { assertClose, flatten } from '../helpers/compare';
 import { scratchDir, stories260kDir, STORIES_MISSING } from '../helpers/models';
 import { PyBatch, pythonSkipReason } from '../helpers/python-ref';
+import { FAMILY_SPECS, makeRandomModel } from '../helpers/random-model';
 
-const { cacheRoot } = scratchDir('kvzip');
+const { dir, cacheRoot } = scratchDir('kvzip');
 const stories = stories260kDir();
 const CLI = path.resolve('dist/cli.js');
 
@@ -115,4 +116,18 @@ test('bad input: ratio outside (0, 1], an empty context, a context beyond the po
   assert.match(cli(['eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--max-context', '5000'])!.message, /does not fit the model's 1024 positions/);
   assert.match(cli(['index', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--ratio', '1.5'])!.message, /--ratio must be a number in/);
   assert.match(cli(['debug', 'kvzip-scores', ...tiny, '--context-ids', ''])!.message, /--context-ids needs at least one token id/);
+});
+
+test('`eval recall` with every press runs to the end when the context fills the positions (KVzip-head calibrates with the given chunk)', () => {
+  // 2048 positions, chunk 512: the context and the calibration text may take ~1500 tokens, which a
+  // pass with the default 2000-token chunk (re-feeding all of them) would not fit
+  const model = makeRandomModel(path.join(dir, 'llama3'), FAMILY_SPECS.llama3);
+  const out = JSON.parse(
+    execFileSync(process.execPath, [CLI, 'eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), '--model', model, '--device', 'cpu', '--cache-dir', cacheRoot, '--chunk', '512', '--queries', '4', '--ratios', '1,0.3', '--json'], { encoding: 'utf8' }),
+  ) as { rows: { press: string; ratio: number; tokenAccuracy: number; keptRatio: number }[]; full: { tokenAccuracy: number } };
+  assert.deepEqual([...new Set(out.rows.map((r) => r.press))], ['kvzip', 'kvzip-head', 'snapkv', 'pyramidkv', 'h2o', 'streaming', 'knorm', 'random']);
+  for (const r of out.rows) {
+    if (r.ratio === 1) assert.equal(r.tokenAccuracy, out.full.tokenAccuracy, r.press);
+    else assert.ok(Math.abs(r.keptRatio - 0.3) < 1e-3, `${r.press} kept ${r.keptRatio}`);
+  }
 });

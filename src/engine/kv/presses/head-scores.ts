@@ -13,10 +13,11 @@ export function calibrationDir(installRoot: string): string {
   return path.join(installRoot, 'media', 'calibration');
 }
 
-export async function headScores(model: Model, dir: string, maxTokens: number, signal?: AbortSignal): Promise<Float32Array> {
+/** `maxTokens` must leave room for KVzip's pass with chunks of `chunk` (see contextLimit). */
+export async function headScores(model: Model, dir: string, maxTokens: number, chunk: number, signal?: AbortSignal): Promise<Float32Array> {
   const frame = model.tokenizer.chatFrame(null);
   const { ids } = await buildRepoContext({ root: dir, tokenizer: model.tokenizer, maxTokens, signal });
-  const hash = crypto.createHash('sha256').update(JSON.stringify(ids)).digest('hex').slice(0, 16);
+  const hash = crypto.createHash('sha256').update(JSON.stringify([chunk, ids])).digest('hex').slice(0, 16);
   const file = path.join(model.info.graphDir, `head-scores-${hash}.json`);
   try {
     const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as number[];
@@ -24,7 +25,7 @@ export async function headScores(model: Model, dir: string, maxTokens: number, s
   } catch {
     // not computed yet, or unreadable: compute
   }
-  const scores = await calibrateHeads(model, frame.prefix, ids, frame.postfix, signal);
+  const scores = await calibrateHeads(model, frame.prefix, ids, frame.postfix, chunk, signal);
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(Array.from(scores)), { mode: 0o600 });
   fs.renameSync(tmp, file);

@@ -8,9 +8,9 @@ import { emptyGrid, Press, PressContext } from '../press';
 import { KVzipPress } from './kvzip';
 
 /** Per-(layer, KV head) importance from a calibration context: [L*Hkv]. */
-export async function calibrateHeads(model: Model, prefix: number[], calibration: number[], postfix: number[], signal?: AbortSignal): Promise<Float32Array> {
+export async function calibrateHeads(model: Model, prefix: number[], calibration: number[], postfix: number[], chunk: number, signal?: AbortSignal): Promise<Float32Array> {
   const { cache } = await prefillContext(model, prefix, calibration, { signal });
-  const grid = await new KVzipPress().score({ model, cache, prefixLength: prefix.length, contextIds: calibration, postfix, signal });
+  const grid = await new KVzipPress(chunk).score({ model, cache, prefixLength: prefix.length, contextIds: calibration, postfix, signal });
   const heads = new Float32Array(grid.layers * grid.kvHeads);
   heads.fill(-Infinity);
   for (let u = 0; u < heads.length; u++) for (let i = 0; i < grid.length; i++) heads[u] = Math.max(heads[u], grid.data[u * grid.length + i]);
