@@ -24,9 +24,9 @@ async function run(): Promise<RecallReport> {
   const model = await Model.load(MODEL, { device: 'cpu', cacheRoot, threads: 1 });
   try {
     const frame = model.tokenizer.chatFrame(null);
-    const repo = await buildRepoContext({ root: REPO, tokenizer: model.tokenizer, maxTokens: 1200 });
+    const repo = await buildRepoContext({ root: REPO, tokenizer: model.tokenizer, maxTokens: 1450 });
     report = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
-      // chunk 512: with 2048 positions, a 1200-token context and its reconstruction pass must fit
+      // chunk 512: with 2048 positions, a ~1400-token context and its reconstruction pass must fit
       presses: [makePress('kvzip', { chunk: 512 }), ...BASELINES.map((n) => makePress(n))],
       ratios: [1, 0.3, 0.2],
       queries: 50,
@@ -46,9 +46,11 @@ const row = (r: RecallReport, press: string, ratio: number) => r.rows.find((x) =
 test('the fixture recalls from its context: full cache far above the no-context floor', { skip }, async (t) => {
   const r = await run();
   t.diagnostic(`context ${r.contextTokens} tokens, ${r.queries} queries; full: token accuracy ${r.full.tokenAccuracy.toFixed(3)}, exact ${r.full.exactMatch.toFixed(3)}; no context: ${r.noContext.tokenAccuracy.toFixed(3)}, ${r.noContext.exactMatch.toFixed(3)}`);
-  assert.ok(r.contextTokens >= 900, `context of ${r.contextTokens} tokens`);
-  assert.ok(r.full.tokenAccuracy >= 0.5, `full-cache token accuracy ${r.full.tokenAccuracy}`);
-  assert.ok(r.full.tokenAccuracy >= r.noContext.tokenAccuracy + 0.3, `floor ${r.noContext.tokenAccuracy} vs full ${r.full.tokenAccuracy}`);
+  assert.ok(r.contextTokens >= 1000, `context of ${r.contextTokens} tokens`);
+  // issue J's bar (B's, >= 0.5 and far above the floor, follows from it)
+  assert.ok(r.full.tokenAccuracy >= 0.8, `full-cache token accuracy ${r.full.tokenAccuracy}`);
+  assert.ok(r.full.exactMatch >= 0.5, `full-cache exact match ${r.full.exactMatch}`);
+  assert.ok(r.noContext.tokenAccuracy <= 0.3, `no-context floor ${r.noContext.tokenAccuracy}`);
 });
 
 test('ratio 1.0 reproduces the full cache exactly, and the kept ratio is exact', { skip }, async () => {
