@@ -60,7 +60,8 @@ export class ChunkSizer {
   record(tokens: number, past: number, ms: number): void {
     this.runs.push({ tokens, past, ms });
     if (this.runs.length > RUNS_FITTED) this.runs.shift();
-    this.model = fitRuns(this.runs) ?? (this.model && this.model.b > 0 ? this.model : { c: 0, a: 0, b: this.runs.reduce((n, r) => n + r.ms, 0) / this.runs.reduce((n, r) => n + r.tokens, 0) });
+    // until the runs tell the fixed part from the per-token one: the last fit, or at first all per token
+    this.model = fitRuns(this.runs) ?? this.model ?? { c: 0, a: 0, b: ms / tokens };
   }
 }
 
@@ -92,6 +93,7 @@ function fitRuns(runs: { tokens: number; past: number; ms: number }[]): { c: num
   const a = (spm * stt - stm * spt) / det;
   const b = (stm * spp - spm * spt) / det;
   const c = mm - a * mp - b * mt;
+  // noise can give a slightly negative intercept; a very negative one means the fit is wrong
   return b > 0 && a >= 0 && c >= -0.5 * b * mt ? { c: Math.max(0, c), a, b } : null;
 }
 
