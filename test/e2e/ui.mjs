@@ -86,9 +86,17 @@ const statusItem = page.locator('.statusbar-item', { hasText: 'repozip' }).first
 const panel = () => page.frameLocator('iframe.webview.ready[src*="extensionId=repozip.repozip"]').frameLocator('iframe#active-frame');
 const turns = () => panel().locator('.turn');
 
+// After a reload the workbench may restore the repozip container open while its webview is still
+// loading; a click then would close it. So: click only when the container is not the active one,
+// and look again if the view still does not show.
+const activeItem = page.locator('.activitybar li.action-item.checked:has([aria-label^="repozip"]), .activitybar li.action-item.checked[aria-label^="repozip"]');
 async function openView() {
-  if (!(await panel().locator('#transcript').isVisible().catch(() => false))) await activityItem.click();
-  await panel().locator('#cache-label').waitFor({ state: 'visible', timeout: T });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if ((await activeItem.count()) === 0) await activityItem.click();
+    const shown = await panel().locator('#cache-label').waitFor({ state: 'visible', timeout: T / 3 }).then(() => true, () => false);
+    if (shown) return;
+  }
+  throw new Error('the repozip view did not open');
 }
 
 /**
