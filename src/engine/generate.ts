@@ -57,6 +57,19 @@ export class ChunkSizer {
     return Math.min(remaining, this.maxChunk, Math.max(this.minChunk, Math.round(ideal)));
   }
 
+  /**
+   * Runs `f` on the next chunk of at most `remaining` tokens over `cache`, sized and timed here, so
+   * that every caller feeds the model the same way; returns the chunk's length and f's result.
+   */
+  async run<T>(cache: Cache, remaining: number, f: (tokens: number) => Promise<T>): Promise<{ tokens: number; out: T }> {
+    const past = cache.entries();
+    const tokens = this.next(remaining, past);
+    const t = performance.now();
+    const out = await f(tokens);
+    this.record(tokens, past, performance.now() - t);
+    return { tokens, out };
+  }
+
   record(tokens: number, past: number, ms: number): void {
     this.runs.push({ tokens, past, ms });
     if (this.runs.length > RUNS_FITTED) this.runs.shift();
@@ -103,13 +116,8 @@ export async function prefill(model: Model, cache: Cache, ids: number[], opts: P
   let logits: Float32Array | undefined;
   for (let i = 0; i < ids.length; ) {
     throwIfCancelled(opts.signal, 'prefill');
-    const past = cache.entries();
-    const n = sizer.next(ids.length - i, past);
-    const last = i + n === ids.length;
-    const t = performance.now();
-    const out = await model.forward({ ids: ids.slice(i, i + n), cache, logits: last && opts.logits });
-    sizer.record(n, past, performance.now() - t);
-    if (last) logits = out.logits;
+    const { tokens: n, out } = await sizer.run(cache, ids.length - i, (n) => model.forward({ ids: ids.slice(i, i + n), cache, logits: i + n === ids.length && opts.logits }));
+    if (i + n === ids.length) logits = out.logits;
     i += n;
     opts.onProgress?.(i, ids.length);
     await yieldToLoop();

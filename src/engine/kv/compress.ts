@@ -48,11 +48,9 @@ export async function prefillContext(
     for (let i = cache.nextPosition; i < total; ) {
       throwIfCancelled(opts.signal, 'prefill');
       const windowStart = total - window;
-      const past = cache.entries();
-      const n = sizer.next((stats && i < windowStart ? windowStart : total) - i, past);
-      const started = performance.now();
-      const out = await model.forward({ ids: ids.slice(i, i + n), cache, colsum: stats ? { row0: 0 } : undefined });
-      sizer.record(n, past, performance.now() - started);
+      const { tokens: n, out } = await sizer.run(cache, (stats && i < windowStart ? windowStart : total) - i, (n) =>
+        model.forward({ ids: ids.slice(i, i + n), cache, colsum: stats ? { row0: 0 } : undefined }),
+      );
       if (stats) {
         const keys = i + n; // keys visible to this run: everything before it plus itself
         const into = i >= windowStart ? [stats.received, stats.window] : [stats.received];

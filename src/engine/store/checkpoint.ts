@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { EngineError, ioError } from '../errors';
 import { Cache, KvCache } from '../kv/cache';
 import { ScoreGrid } from '../kv/select';
-import { GcResult, SnapshotStore } from './store';
+import { GcResult, SnapshotEntry, SnapshotStore } from './store';
 
 /** Loaded, the cache is a host one; saved, it may be on the device (it is read back). */
 export interface Checkpoint<C extends Cache = KvCache> {
@@ -38,6 +38,11 @@ export class CheckpointStore {
 
   private sidecar(name: string): string {
     return path.join(this.dir, `${name}.scores`);
+  }
+
+  /** A checkpoint's bytes on disk: its cache and its scores. */
+  private async bytesOf(e: SnapshotEntry): Promise<number> {
+    return e.bytes + ((await fsp.stat(this.sidecar(e.key)).catch(() => undefined))?.size ?? 0);
   }
 
   /** `root`: the repository's folder, so that clearing its caches finds its checkpoint too. */
@@ -78,7 +83,7 @@ export class CheckpointStore {
     let bytes = 0;
     for (const e of await this.caches.list()) {
       if (e.header?.meta.root !== root) continue;
-      bytes += e.bytes + ((await fsp.stat(this.sidecar(e.key)).catch(() => undefined))?.size ?? 0);
+      bytes += await this.bytesOf(e);
       await this.remove(e.key);
     }
     return bytes;
@@ -87,10 +92,7 @@ export class CheckpointStore {
   /** Every checkpoint with its bytes (cache and scores), most recently used first. */
   async list(): Promise<{ name: string; bytes: number }[]> {
     const out: { name: string; bytes: number }[] = [];
-    for (const e of await this.caches.list()) {
-      const scores = await fsp.stat(this.sidecar(e.key)).catch(() => undefined);
-      out.push({ name: e.key, bytes: e.bytes + (scores?.size ?? 0) });
-    }
+    for (const e of await this.caches.files()) out.push({ name: e.key, bytes: await this.bytesOf(e) });
     return out;
   }
 
@@ -136,7 +138,7 @@ export async function trimCaches(store: SnapshotStore, budget: number, keep: rea
   const checkpoints = new CheckpointStore(checkpointDir(store.dir));
   const cks = await checkpoints.list();
   let ckBytes = cks.reduce((n, c) => n + c.bytes, 0);
-  const snapBytes = (await store.list()).reduce((n, e) => n + e.bytes, 0);
+  const snapBytes = (await store.files()).reduce((n, e) => n + e.bytes, 0);
   const dropped: string[] = [];
   for (const c of cks.reverse()) {
     if (snapBytes + ckBytes <= budget) break;

@@ -196,8 +196,8 @@ export class SnapshotStore {
     }
   }
 
-  /** Snapshot files by last use, newest first. */
-  private async files(): Promise<SnapshotEntry[]> {
+  /** Snapshot files by last use, newest first, with their sizes; no file is opened (list() reads headers). */
+  async files(): Promise<SnapshotEntry[]> {
     const out: SnapshotEntry[] = [];
     for (const name of await this.names()) {
       const key = name.slice(0, -SNAPSHOT_EXT.length);

@@ -57,11 +57,9 @@ export class KVzipPress implements Press {
       // in the cache until the chunk is done, so later sub-chunks see them as "own" keys
       for (let i = 0; i < input.length; ) {
         throwIfCancelled(ctx.signal, 'KVzip scoring');
-        const past = cache.entries();
-        const s = sizer.next(input.length - i, past);
-        const started = performance.now();
-        const out = await model.forward({ ids: input.slice(i, i + s), cache, score: { sinkEnd: sink, chunkStart: sink + c0, chunkEnd: sink + c1, ownStart: own } });
-        sizer.record(s, past, performance.now() - started);
+        const { tokens: s, out } = await sizer.run(cache, input.length - i, (s) =>
+          model.forward({ ids: input.slice(i, i + s), cache, score: { sinkEnd: sink, chunkStart: sink + c0, chunkEnd: sink + c1, ownStart: own } }),
+        );
         const scores = out.scores!;
         const w = c1 - c0;
         for (let u = 0; u < units; u++) {
