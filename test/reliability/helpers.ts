@@ -169,6 +169,12 @@ const NOBODY = 65534;
 export async function withoutWriteAccess<T>(dir: string, owned: string[], fn: () => Promise<T>): Promise<T> {
   const asRoot = process.getuid?.() === 0;
   const chownAll = (uid: number) => owned.forEach((p) => execFileSync('chown', ['-R', `${uid}:${uid}`, p]));
+  // nobody must also get through the folders above: a checkout inside a private folder (mktemp -d
+  // makes it 0700) would otherwise stop it before any permission this test means to check. Its
+  // group stays root's, so the group's search bit counts too.
+  const closed = asRoot ? [...new Set(owned.flatMap(ancestors))].filter((a) => (fs.statSync(a).mode & 0o011) !== 0o011) : [];
+  const modes = closed.map((a) => fs.statSync(a).mode & 0o7777);
+  closed.forEach((a, i) => fs.chmodSync(a, modes[i] | 0o011));
   if (asRoot) chownAll(NOBODY);
   fs.chmodSync(dir, 0o555);
   if (asRoot) process.seteuid!(NOBODY);
@@ -178,7 +184,15 @@ export async function withoutWriteAccess<T>(dir: string, owned: string[], fn: ()
     if (asRoot) process.seteuid!(0);
     fs.chmodSync(dir, 0o700);
     if (asRoot) chownAll(0);
+    closed.forEach((a, i) => fs.chmodSync(a, modes[i]));
   }
+}
+
+/** The folders above `p`, up to the root. */
+function ancestors(p: string): string[] {
+  const out: string[] = [];
+  for (let d = path.dirname(path.resolve(p)); d !== path.dirname(d); d = path.dirname(d)) out.push(d);
+  return out;
 }
 
 /**
