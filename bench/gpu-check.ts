@@ -1,6 +1,7 @@
 // The GPU check: what the engine does on a machine with a GPU, in one run inside a time budget.
 // Generates a random-weight model of a real shape there (never all-zero: see shapes.ts), loads it on
-// the GPU (`auto`: CUDA when its provider libraries are installed, else WebGPU over Vulkan), and for
+// the GPU (`auto`: CUDA when its provider libraries are installed, else WebGPU over Vulkan; weights
+// as `auto` picks them there, fp16, unless --weights says otherwise), and for
 // each context length prints prefill tokens/s, KVzip scoring time against prefill, decode ms/token
 // over the full cache and over the cache compressed to `ratio`, and what crossing the bus costs. A
 // context whose estimated time does not fit in the budget left is skipped, saying so.
@@ -15,7 +16,7 @@ import { evict } from '../src/engine/kv/compress';
 import { KVZIP_CHUNK, KVzipPress } from '../src/engine/kv/presses/kvzip';
 import { selectKeep } from '../src/engine/kv/select';
 import { Model } from '../src/engine/model/model';
-import { WeightFormat } from '../src/engine/model/weights';
+import { WeightChoice } from '../src/engine/model/choose-weights';
 import { Device } from '../src/engine/runtime/session';
 import { decodeMs, randomIds } from './measure';
 import { Shape, shapeModel, SHAPES } from './shapes';
@@ -27,7 +28,7 @@ const { values: v } = parseArgs({
     contexts: { type: 'string', default: '8192,32768' },
     ratio: { type: 'string', default: '0.3' },
     device: { type: 'string', default: 'auto' },
-    weights: { type: 'string', default: 'fp32' },
+    weights: { type: 'string', default: 'auto' },
     tokenizer: { type: 'string' },
     budget: { type: 'string', default: '450' },
     json: { type: 'string' },
@@ -56,10 +57,10 @@ async function main() {
   // room for a KVzip pass after the longest context: it re-feeds a chunk after a lead
   const shape = { ...base, maxPositions: Math.max(base.maxPositions, Math.max(...contexts) + KVZIP_CHUNK + 256) };
   const [dir, genMs] = await timed(async () => shapeModel(v.dir!, `${v.shape}-p${shape.maxPositions}`, { shape, tokenizerDir: v.tokenizer }));
-  const [model, loadMs] = await timed(() => Model.load(dir, { device: v.device as Device, weights: v.weights as WeightFormat, cacheRoot: path.join(v.dir!, 'cache') }));
+  const [model, loadMs] = await timed(() => Model.load(dir, { device: v.device as Device, weights: v.weights as WeightChoice, cacheRoot: path.join(v.dir!, 'cache') }));
   if (model.device === 'cpu' && v.shape !== 'mini') throw new Error(`no GPU EP started (${model.info.fallbacks.map((f) => `${f.device}: ${f.reason}`).join('; ')}); this shape on the CPU would outrun the budget`);
   const resident = model.deviceOps ? 'on the device' : 'on the host (copied to the device and back every run)';
-  say(`model: random ${shape.name} shape, ${v.weights} weights ${gb(model.info.weightBytes)}; generated in ${secs(genMs)}, converted and loaded in ${secs(loadMs)}`);
+  say(`model: random ${shape.name} shape, ${model.info.weights} weights ${gb(model.info.weightBytes)}; generated in ${secs(genMs)}, converted and loaded in ${secs(loadMs)}`);
   say(`EP: ${model.device}; KV cache ${resident}`);
   for (const f of model.info.fallbacks) say(`  ${f.device} not used: ${f.reason}`);
   const { numLayers: L, numKvHeads: Hkv, headDim: D } = model.config;
@@ -98,7 +99,7 @@ async function main() {
     say(`  the full cache read back in ${readbackMs.toFixed(0)} ms (saving a snapshot), uploaded in ${uploadMs.toFixed(0)} ms (what a host-resident cache, CUDA's or DML's, copies every step)`);
   }
   say(`${L} layers × ${Hkv} KV heads × ${D} head dim; total ${secs(performance.now() - t0)}`);
-  if (v.json) fs.writeFileSync(v.json, JSON.stringify({ shape, device: model.device, fallbacks: model.info.fallbacks, weights: v.weights, weightBytes: model.info.weightBytes, genMs, loadMs, rows }, null, 1));
+  if (v.json) fs.writeFileSync(v.json, JSON.stringify({ shape, device: model.device, fallbacks: model.info.fallbacks, weights: model.info.weights, weightBytes: model.info.weightBytes, genMs, loadMs, rows }, null, 1));
   await model.dispose();
 }
 

@@ -43,6 +43,6 @@ export async function loadModel(v: ModelFlags, signal?: AbortSignal): Promise<Mo
   const model = await Model.load(chosen.dir, opts);
   if (model.info.fallbacks.length) process.stderr.write(`repozip: ${describeFallbacks(model.device, model.info.fallbacks)}\n`);
   // the unusual outcome of --weights auto is said; fp32 is what anyone expects
-  if (model.info.weights === 'int4' && model.info.weightsWhy) process.stderr.write(`repozip: ${model.info.weightsWhy}\n`);
+  if (model.info.weights !== 'fp32' && model.info.weightsWhy) process.stderr.write(`repozip: ${model.info.weightsWhy}\n`);
   return model;
 }

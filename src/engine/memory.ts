@@ -28,7 +28,7 @@ export interface MemoryEstimate {
 
 /**
  * Peak bytes of prefilling (and KVzip-scoring) `tokens` context tokens in chunks of `chunk`:
- * the weights (memory-mapped file plus onnxruntime's packed copy for fp32 MatMuls), the fp32 cache
+ * the weights (memory-mapped file plus the fp32 copy onnxruntime makes of fp32 and fp16 MatMul weights on a CPU), the fp32 cache
  * with its growth slack, and the largest chunk's intermediates (the attention logits of one head
  * dominate: G*chunk rows over the whole past, a few live copies).
  */

@@ -110,7 +110,7 @@ export class EngineService {
     ctx.emit({ kind: 'progress', phase: 'loading', done: 0, total: 1 });
     this.model = await Model.load(chosen.dir, { device: s.device ?? 'auto', weights: s.weights ?? 'auto', cacheRoot: s.cacheDir });
     if (this.model.info.fallbacks.length) ctx.emit({ kind: 'notice', message: describeFallbacks(this.model.device, this.model.info.fallbacks) });
-    if (this.model.info.weights === 'int4' && this.model.info.weightsWhy) ctx.emit({ kind: 'notice', message: this.model.info.weightsWhy });
+    if (this.model.info.weights !== 'fp32' && this.model.info.weightsWhy) ctx.emit({ kind: 'notice', message: this.model.info.weightsWhy });
     this.modelId = chosen.id;
     this.modelKey = key;
     ctx.emit({ kind: 'progress', phase: 'loading', done: 1, total: 1 });
@@ -200,7 +200,7 @@ export class EngineService {
         snap.key,
         { ready: () => store.has(snap.key), signal: ctx.signal, onWait: () => ctx.emit({ kind: 'progress', phase: 'waiting', done: 0, total: 1 }) },
         async () => {
-          checkMemory(model.config, model.info.weightBytes, model.info.weights === 'fp32', snap.prefix.length + snap.repo.ids.length, MAX_CHUNK);
+          checkMemory(model.config, model.info.weightBytes, model.info.weights !== 'int4', snap.prefix.length + snap.repo.ids.length, MAX_CHUNK);
           const ratio = p.repo.ratio ?? DEFAULT_RATIO;
           const press = makePress(p.repo.press ?? 'kvzip');
           // the last build of this repository, if its context starts like this one

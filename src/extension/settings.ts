@@ -5,7 +5,7 @@ import type { AskParams, EngineSettings, RepoSettings } from '../engine/worker/p
 export const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'webgpu', 'coreml'] as const;
 export const AUTO_BUILD = ['onFirstQuestion', 'onChange', 'never'] as const;
 export const HOVER_MODES = ['off', 'link', 'auto'] as const;
-export const WEIGHTS = ['auto', 'fp32', 'int4'] as const;
+export const WEIGHTS = ['auto', 'fp32', 'fp16', 'int4'] as const;
 
 export interface Settings {
   /** A hub id or a model folder; '' lets the engine pick the catalogue default for the device. */

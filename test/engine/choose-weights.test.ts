@@ -1,5 +1,5 @@
 // --weights auto: fp32 while it (with onnxruntime's packed copy) takes at most half of the available
-// memory, int4 beyond; GPU providers keep fp32; an explicit choice is never second-guessed. Then
+// memory, int4 beyond; GPU providers take fp16; an explicit choice is never second-guessed. Then
 // a real load under a memory limit that fp32 would crowd converts and runs int4 and says why.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,14 +13,17 @@ import { scratchDir } from '../helpers/models';
 const TINY = path.resolve('test/fixtures/tinycode');
 const { cacheRoot } = scratchDir('choose-weights');
 
-test('the rule: fp32 up to half of the available memory (counted twice on the CPU), then int4', () => {
+test('the rule: on the CPU fp32 up to half of the available memory (counted twice), then int4; fp16 on a GPU', () => {
   const config = readConfig(TINY);
   const need = 2 * 4 * parameterCount(config);
   assert.equal(chooseWeights('auto', config, 'cpu', 2 * need).weights, 'fp32');
   const tight = chooseWeights('auto', config, 'cpu', 2 * need - 1);
   assert.equal(tight.weights, 'int4');
   assert.match(tight.why!, /auto: int4 weights, since fp32 would need [\d.]+ GB with onnxruntime's packed copy, more than half of the [\d.]+ GB available/);
-  assert.equal(chooseWeights('auto', config, 'webgpu', 1).weights, 'fp32');
+  const gpu = chooseWeights('auto', config, 'webgpu', 1);
+  assert.equal(gpu.weights, 'fp16');
+  assert.match(gpu.why!, /auto: fp16 weights on webgpu/);
+  assert.deepEqual(chooseWeights('fp16', config, 'cpu', 1e12), { weights: 'fp16' });
   assert.deepEqual(chooseWeights('fp32', config, 'cpu', 1), { weights: 'fp32' });
   assert.deepEqual(chooseWeights('int4', config, 'cpu', 1e12), { weights: 'int4' });
 });

@@ -1,7 +1,7 @@
 // WebGPU against the CPU path (and the float64 reference), for every family: logits over a chunked
 // prefill and decode steps with the cache on the device, the device cache read back, KVzip scores,
 // decoding over a per-head evicted cache (evicted on the device by gather, and uploaded after an
-// eviction on the host), and int4 weights. Every WebGPU session is created with forbidCpuFallback:
+// eviction on the host), and int4 and fp16 weights. Every WebGPU session is created with forbidCpuFallback:
 // a node the WebGPU EP cannot run fails the load instead of running silently on the CPU.
 import { after, test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +25,8 @@ const REF_TOL = 1e-4; // against the float64 reference, as test/engine holds the
 // int4: both sides dequantise the same weights, but the CPU EP (accuracy_level 4) also quantises
 // the activations to int8 and WebGPU need not; lavapipe measures 1.5e-2 here
 const INT4_TOL = 3e-2;
+// fp16: both sides round the same GEMM inputs to fp16; the sums differ in order and (CPU) precision
+const FP16_TOL = 1e-2;
 
 const IDS = Array.from({ length: 40 }, (_, i) => (i * 2731 + 57) % VOCAB);
 
@@ -169,5 +171,18 @@ test('int4 weights (MatMulNBits) on WebGPU: as close to fp32 as int4 on the CPU'
   assertClose(t, g, exact, Number((1.2 * cpuErr).toPrecision(2)), `int4 WebGPU vs fp32 (int4 CPU vs fp32: ${cpuErr.toExponential(2)})`);
   assert.equal(argmax(g), argmax(c), 'the same next token');
   await step(t, pair, cc, gc, [IDS[24]], 'int4 decode', INT4_TOL);
+  gc.dispose();
+});
+
+test('fp16 weights on WebGPU: fp16 GEMMs as close to fp32 as fp16 on the CPU', { skip: WEBGPU_SKIP }, async (t) => {
+  const pair = await load('qwen2', 'fp16');
+  const fp32 = (await load('qwen2')).cpu;
+  const [cc, gc] = [pair.cpu.newCache(), pair.gpu.newCache()];
+  const { c, g } = await step(t, pair, cc, gc, IDS.slice(0, 24), 'fp16 prefill', FP16_TOL);
+  const exact = (await fp32.forward({ ids: IDS.slice(0, 24), cache: fp32.newCache(), logits: true })).logits!;
+  const cpuErr = relL2(c, exact);
+  assertClose(t, g, exact, Math.max(FP16_TOL, Number((2 * cpuErr).toPrecision(2))), `fp16 WebGPU vs fp32 (fp16 CPU vs fp32: ${cpuErr.toExponential(2)})`);
+  assert.equal(argmax(g), argmax(c), 'the same next token');
+  await step(t, pair, cc, gc, [IDS[24]], 'fp16 decode', FP16_TOL);
   gc.dispose();
 });

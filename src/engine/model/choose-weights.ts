@@ -3,7 +3,10 @@
 // BENCHMARKS.md), and prefill + KVzip scoring are most of a build; int4 halves decode time and
 // takes 0.3x the memory. So: fp32 while it fits with room to spare, int4 when it would crowd the
 // machine. On the CPU onnxruntime keeps a packed copy of fp32 MatMul weights beside the mapped
-// file, so fp32 is counted twice. GPU providers keep fp32 (their memory is not visible from Node).
+// file, so fp32 is counted twice. GPU providers take fp16: their GEMMs run fastest in it and it
+// halves the weights in GPU memory (which Node cannot see); on the CPU fp16 is only slower (onnxruntime's
+// x64 MatMul took 2.4x the fp32 time, measured, and it keeps an fp32 copy of the weights as well), so
+// auto never picks it there.
 import { parameterCount } from '../hub/catalogue';
 import { availableMemory } from '../memory';
 import { ModelConfig } from './config';
@@ -11,7 +14,7 @@ import { WeightFormat } from './weights';
 import type { Device } from '../runtime/session';
 
 export type WeightChoice = WeightFormat | 'auto';
-export const WEIGHT_CHOICES: readonly WeightChoice[] = ['auto', 'fp32', 'int4'];
+export const WEIGHT_CHOICES: readonly WeightChoice[] = ['auto', 'fp32', 'fp16', 'int4'];
 
 /** `auto` takes int4 on the CPU when fp32 (with its packed copy) would need more than this share of the available memory. */
 const FP32_SHARE = 0.5;
@@ -26,7 +29,7 @@ const gb = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GB`;
 
 export function chooseWeights(choice: WeightChoice, config: ModelConfig, device: Exclude<Device, 'auto'>, available = availableMemory()): WeightDecision {
   if (choice !== 'auto') return { weights: choice };
-  if (device !== 'cpu') return { weights: 'fp32', why: `auto: fp32 weights on ${device}` };
+  if (device !== 'cpu') return { weights: 'fp16', why: `auto: fp16 weights on ${device} (fp16 GEMMs; attention and the KV cache in fp32)` };
   const need = 2 * 4 * parameterCount(config);
   if (need <= FP32_SHARE * available) return { weights: 'fp32', why: `auto: fp32 weights (${gb(need)} with onnxruntime's packed copy; ${gb(available)} available)` };
   return { weights: 'int4', why: `auto: int4 weights, since fp32 would need ${gb(need)} with onnxruntime's packed copy, more than half of the ${gb(available)} available` };

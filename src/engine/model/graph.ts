@@ -101,6 +101,11 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const { hiddenSize: d, numLayers: L, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = cfg;
   const G = H / Hkv;
   const int4 = opts.weights === 'int4';
+  const fp16 = opts.weights === 'fp16';
+  // fp16 weights: the projections run as fp16 GEMMs between casts (what GPU EPs are fast at; half
+  // the memory), while norms, RoPE, attention, the softmax and the KV cache stay fp32
+  const toHalf = (t: string) => g.op('Cast', [t], { to: 10 });
+  const toFloat = (t: string) => g.op('Cast', [t], { to: 1 });
   const onDevice = opts.cache === 'device';
   const probe = new Set(opts.probeLayers ?? []);
   const c = (v: number[]) => g.constInt64(v);
@@ -115,6 +120,8 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     if (int4) {
       const q = weights.int4(name, weight, n, k);
       y = g.op('MatMulNBits', [x, q.b, q.scales, q.zeros], { K: k, N: n, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS });
+    } else if (fp16) {
+      y = toFloat(g.op('MatMul', [toHalf(x), weights.tensor(name, transpose(weight, n, k), [k, n], true)]));
     } else {
       y = g.op('MatMul', [x, weights.tensor(name, transpose(weight, n, k), [k, n])]);
     }
@@ -159,10 +166,11 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   // embeddings
   const embName = 'model.embed_tokens.weight';
   const emb = w(embName, [V, d]);
-  // with int4 weights the table is stored as fp16 (half the bytes; a row is cast after lookup)
-  const embTable = weights.tensor('embed', emb, [V, d], int4);
+  // with int4 or fp16 weights the table is stored as fp16 (half the bytes; a row is cast after lookup)
+  const halfTable = opts.weights !== 'fp32';
+  const embTable = weights.tensor('embed', emb, [V, d], halfTable);
   let x = g.op('Gather', [embTable, ids], { axis: 0 });
-  if (int4) x = g.op('Cast', [x], { to: 1 });
+  if (halfTable) x = toFloat(x);
 
   const scale = 1 / Math.sqrt(D);
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -318,8 +326,8 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     const q = weights.int4('lm_head', headName === embName ? emb : w(headName, [V, d]), V, d);
     logits = g.op('MatMulNBits', [hn, q.b, q.scales, q.zeros], { K: d, N: V, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS });
   } else {
-    const table = headName === embName ? embTable : weights.tensor('lm_head', w(headName, [V, d]), [V, d]);
-    logits = g.op('Gemm', [hn, table], { transB: 1 });
+    const table = headName === embName ? embTable : weights.tensor('lm_head', w(headName, [V, d]), [V, d], fp16);
+    logits = fp16 ? toFloat(g.op('Gemm', [toHalf(hn), table], { transB: 1 })) : g.op('Gemm', [hn, table], { transB: 1 });
   }
   g.output(IO.logits, logits, 'float', [1, V]);
   if (!onDevice) g.output(IO.present, g.op('Concat', presents, { axis: 0 }), 'float', [L, 2, Hkv, 'S', D]);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { Graph } from '../onnx/builder';
 import { f32ToF16 } from '../tensor/half';
 
-export type WeightFormat = 'fp32' | 'int4';
+export type WeightFormat = 'fp32' | 'fp16' | 'int4';
 export const INT4_BLOCK = 32;
 
 export class WeightFile {

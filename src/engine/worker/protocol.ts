@@ -21,7 +21,7 @@ export interface EngineSettings {
   model?: string;
   device?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
   /** Absent: auto (fp32 unless it would crowd memory; see choose-weights.ts). */
-  weights?: 'auto' | 'fp32' | 'int4';
+  weights?: 'auto' | 'fp32' | 'fp16' | 'int4';
   /** Where converted models are kept (and snapshots, unless snapshotDir says otherwise). */
   cacheDir?: string;
   /** Where snapshots are kept; default `<cacheDir>/snapshots`. The extension keeps them per workspace. */
