@@ -18,7 +18,7 @@ test('every setting is contributed, described, with the default the code uses', 
     assert.ok((p.description ?? p.markdownDescription ?? '').length > 20, `${key} has a description`);
   }
   assert.deepEqual(props['repozip.device'].enum, ['auto', 'cpu', 'cuda', 'dml', 'webgpu', 'coreml']);
-  assert.deepEqual(props['repozip.weights'].enum, ['auto', 'fp32', 'int4']);
+  assert.deepEqual(props['repozip.weights'].enum, ['auto', 'fp32', 'fp16', 'int4']);
   // a malicious repository's .vscode/settings.json must not pick the model or what is read
   const restricted = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
   for (const k of ['repozip.model', 'repozip.device']) assert.ok(restricted.includes(k), k);
