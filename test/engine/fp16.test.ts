@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { Model } from '../../src/engine/model/model';
-import { argmax, relL2 } from '../helpers/compare';
+import { relL2 } from '../helpers/compare';
 import { scratchDir } from '../helpers/models';
 import { FAMILY_SPECS, makeRandomModel, VOCAB } from '../helpers/random-model';
+import { runWithWeights } from '../helpers/weight-formats';
 
 const { dir, cacheRoot } = scratchDir('fp16');
 const TOL = 1e-2;
@@ -17,29 +17,13 @@ test('fp16 models: logits within 1e-2 of fp32 (every family and tinycode), greed
   const ids = Array.from({ length: 24 }, (_, i) => (i * 389 + 7) % VOCAB);
   const models: [string, string][] = [...Object.entries(FAMILY_SPECS).map(([name, spec]): [string, string] => [name, makeRandomModel(path.join(dir, name), spec)]), ['tinycode', path.resolve('test/fixtures/tinycode')]];
   for (const [name, modelDir] of models) {
-    const logits: Float32Array[] = [];
-    const greedy: number[][] = [];
-    const bytes: number[] = [];
-    for (const weights of ['fp32', 'fp16'] as const) {
-      const m = await Model.load(modelDir, { device: 'cpu', weights, cacheRoot, threads: 1 });
-      const cache = m.newCache();
-      let out = (await m.forward({ ids, cache, logits: true })).logits!;
-      logits.push(out.slice());
-      const toks: number[] = [];
-      for (let i = 0; i < 8; i++) {
-        toks.push(argmax(out));
-        out = (await m.forward({ ids: [toks[i]], cache, logits: true })).logits!;
-      }
-      greedy.push(toks);
-      bytes.push(m.info.weightBytes);
-      await m.dispose();
-    }
-    const err = relL2(logits[1], logits[0]);
-    t.diagnostic(`${name}: fp16 vs fp32 logits rel L2 ${err.toExponential(2)}; weights ${bytes[1]} vs ${bytes[0]} bytes`);
+    const [fp32, fp16] = [await runWithWeights(modelDir, 'fp32', ids, cacheRoot), await runWithWeights(modelDir, 'fp16', ids, cacheRoot)];
+    const err = relL2(fp16.logits, fp32.logits);
+    t.diagnostic(`${name}: fp16 vs fp32 logits rel L2 ${err.toExponential(2)}; weights ${fp16.weightBytes} vs ${fp32.weightBytes} bytes`);
     assert.ok(err > 0, `${name}: fp16 logits identical to fp32: the fp16 path did not run`);
     assert.ok(err < TOL, `${name}: rel L2 ${err}`);
     // the RoPE tables stay fp32, so a little over half
-    assert.ok(bytes[1] < 0.6 * bytes[0], `${name}: fp16 weights file ${bytes[1]} bytes, fp32 ${bytes[0]}`);
-    if (name === 'tinycode') assert.deepEqual(greedy[1], greedy[0], 'a trained model keeps its greedy continuation');
+    assert.ok(fp16.weightBytes < 0.6 * fp32.weightBytes, `${name}: fp16 weights file ${fp16.weightBytes} bytes, fp32 ${fp32.weightBytes}`);
+    if (name === 'tinycode') assert.deepEqual(fp16.greedy, fp32.greedy, 'a trained model keeps its greedy continuation');
   }
 });

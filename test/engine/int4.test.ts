@@ -8,11 +8,11 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Graph, MS } from '../../src/engine/onnx/builder';
 import { INT4_BLOCK, quantizeInt4 } from '../../src/engine/model/weights';
-import { Model } from '../../src/engine/model/model';
 import { rng } from '../../src/engine/sampling';
-import { argmax, relL2 } from '../helpers/compare';
+import { relL2 } from '../helpers/compare';
 import { scratchDir } from '../helpers/models';
 import { FAMILY_SPECS, makeRandomModel, VOCAB } from '../helpers/random-model';
+import { runWithWeights } from '../helpers/weight-formats';
 
 const { dir, cacheRoot } = scratchDir('int4');
 
@@ -59,24 +59,10 @@ test('int4 models: logits within 0.3 (random tiny models) and 0.06 (the trained 
     ['tinycode', path.resolve('test/fixtures/tinycode'), 0.06],
   ];
   for (const [name, modelDir, tol] of models) {
-    const logits: Float32Array[] = [];
-    const greedy: number[][] = [];
-    for (const weights of ['fp32', 'int4'] as const) {
-      const m = await Model.load(modelDir, { device: 'cpu', weights, cacheRoot, threads: 1 });
-      const cache = m.newCache();
-      let out = (await m.forward({ ids, cache, logits: true })).logits!;
-      logits.push(out.slice());
-      const toks: number[] = [];
-      for (let i = 0; i < 8; i++) {
-        toks.push(argmax(out));
-        out = (await m.forward({ ids: [toks[i]], cache, logits: true })).logits!;
-      }
-      greedy.push(toks);
-      await m.dispose();
-    }
-    const err = relL2(logits[1], logits[0]);
-    t.diagnostic(`${name}: int4 vs fp32 logits rel L2 ${err.toExponential(2)} (tolerance ${tol}); greedy ${greedy[0].join(',')} vs ${greedy[1].join(',')}`);
+    const [fp32, int4] = [await runWithWeights(modelDir, 'fp32', ids, cacheRoot), await runWithWeights(modelDir, 'int4', ids, cacheRoot)];
+    const err = relL2(int4.logits, fp32.logits);
+    t.diagnostic(`${name}: int4 vs fp32 logits rel L2 ${err.toExponential(2)} (tolerance ${tol}); greedy ${fp32.greedy.join(',')} vs ${int4.greedy.join(',')}`);
     assert.ok(err < tol, `${name}: rel L2 ${err}`);
-    if (name === 'tinycode') assert.equal(greedy[1][0], greedy[0][0], 'a trained model keeps its most likely next token');
+    if (name === 'tinycode') assert.equal(int4.greedy[0], fp32.greedy[0], 'a trained model keeps its most likely next token');
   }
 });

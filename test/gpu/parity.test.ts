@@ -161,28 +161,24 @@ for (const name of ['qwen2', 'mistral']) {
   });
 }
 
-test('int4 weights (MatMulNBits) on WebGPU: as close to fp32 as int4 on the CPU', { skip: WEBGPU_SKIP }, async (t) => {
-  const pair = await load('llama3', 'int4');
-  const fp32 = (await load('llama3')).cpu;
-  const [cc, gc] = [pair.cpu.newCache(), pair.gpu.newCache()];
-  const { c, g } = await step(t, pair, cc, gc, IDS.slice(0, 24), 'int4 prefill', INT4_TOL);
-  const exact = (await fp32.forward({ ids: IDS.slice(0, 24), cache: fp32.newCache(), logits: true })).logits!;
-  const cpuErr = relL2(c, exact);
-  assertClose(t, g, exact, Number((1.2 * cpuErr).toPrecision(2)), `int4 WebGPU vs fp32 (int4 CPU vs fp32: ${cpuErr.toExponential(2)})`);
-  assert.equal(argmax(g), argmax(c), 'the same next token');
-  await step(t, pair, cc, gc, [IDS[24]], 'int4 decode', INT4_TOL);
-  gc.dispose();
-});
+// int4 (MatMulNBits) and fp16 (fp16 GEMMs between casts): WebGPU must be about as close to fp32 as
+// the CPU is (int4: within 1.2x of the CPU's error). fp16 on the CPU rounds only the GEMM inputs and
+// sums in fp32, so WebGPU's fp16 sums may go further, up to the fp16 tolerance.
+for (const [weights, family, tol, factor, floor] of [
+  ['int4', 'llama3', INT4_TOL, 1.2, 0],
+  ['fp16', 'qwen2', FP16_TOL, 2, FP16_TOL],
+] as const) {
+  test(`${weights} weights on WebGPU: as close to fp32 as ${weights} on the CPU`, { skip: WEBGPU_SKIP }, async (t) => {
+    const pair = await load(family, weights);
+    const fp32 = (await load(family)).cpu;
+    const [cc, gc] = [pair.cpu.newCache(), pair.gpu.newCache()];
+    const { c, g } = await step(t, pair, cc, gc, IDS.slice(0, 24), `${weights} prefill`, tol);
+    const exact = (await fp32.forward({ ids: IDS.slice(0, 24), cache: fp32.newCache(), logits: true })).logits!;
+    const cpuErr = relL2(c, exact);
+    assertClose(t, g, exact, Number(Math.max(floor, factor * cpuErr).toPrecision(2)), `${weights} WebGPU vs fp32 (${weights} CPU vs fp32: ${cpuErr.toExponential(2)})`);
+    assert.equal(argmax(g), argmax(c), 'the same next token');
+    await step(t, pair, cc, gc, [IDS[24]], `${weights} decode`, tol);
+    gc.dispose();
+  });
+}
 
-test('fp16 weights on WebGPU: fp16 GEMMs as close to fp32 as fp16 on the CPU', { skip: WEBGPU_SKIP }, async (t) => {
-  const pair = await load('qwen2', 'fp16');
-  const fp32 = (await load('qwen2')).cpu;
-  const [cc, gc] = [pair.cpu.newCache(), pair.gpu.newCache()];
-  const { c, g } = await step(t, pair, cc, gc, IDS.slice(0, 24), 'fp16 prefill', FP16_TOL);
-  const exact = (await fp32.forward({ ids: IDS.slice(0, 24), cache: fp32.newCache(), logits: true })).logits!;
-  const cpuErr = relL2(c, exact);
-  assertClose(t, g, exact, Math.max(FP16_TOL, Number((2 * cpuErr).toPrecision(2))), `fp16 WebGPU vs fp32 (fp16 CPU vs fp32: ${cpuErr.toExponential(2)})`);
-  assert.equal(argmax(g), argmax(c), 'the same next token');
-  await step(t, pair, cc, gc, [IDS[24]], 'fp16 decode', FP16_TOL);
-  gc.dispose();
-});
