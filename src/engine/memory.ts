@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { EngineError } from './errors';
 import { ModelConfig } from './model/config';
+import { WeightFormat } from './model/weights';
 
 /** Bytes the OS can give us now: MemAvailable on Linux, free memory elsewhere. REPOZIP_MEMORY_LIMIT overrides (tests, containers). */
 export function availableMemory(): number {
@@ -27,18 +28,28 @@ export interface MemoryEstimate {
 }
 
 /**
- * Peak bytes of prefilling (and KVzip-scoring) `tokens` context tokens in chunks of `chunk`:
- * the weights (memory-mapped file plus the fp32 copy onnxruntime makes of fp32 and fp16 MatMul weights on a CPU), the fp32 cache
- * with its growth slack, and the largest chunk's intermediates (the attention logits of one head
- * dominate: G*chunk rows over the whole past, a few live copies).
+ * Bytes the weights take while running, from the size of the converted file, with room: on a CPU
+ * onnxruntime keeps a packed fp32 copy of fp32 MatMul weights (measured: the peak grows 1.2x the
+ * file, the copy replacing the mapped pages) and an fp32 copy of fp16 ones (measured 3.3x the fp16
+ * file); int4 is read in place (test/engine/load-memory.test.ts).
  */
-export function estimatePeak(c: ModelConfig, weightBytes: number, packedCopy: boolean, tokens: number, chunk: number): MemoryEstimate {
+export function residentWeights(weightBytes: number, weights: WeightFormat): number {
+  return weightBytes * { fp32: 2, fp16: 3.5, int4: 1 }[weights];
+}
+
+/**
+ * Peak bytes of prefilling (and KVzip-scoring) `tokens` context tokens in chunks of `chunk`:
+ * the weights (residentWeights), the fp32 cache with its growth slack, and the largest chunk's
+ * intermediates (the attention logits of one head dominate: G*chunk rows over the whole past, a
+ * few live copies).
+ */
+export function estimatePeak(c: ModelConfig, weightBytes: number, weightFormat: WeightFormat, tokens: number, chunk: number): MemoryEstimate {
   const G = c.numHeads / c.numKvHeads;
   const kv = 1.5 * tokens * c.numLayers * c.numKvHeads * 2 * c.headDim * 4;
   const attention = 4 * G * chunk * (tokens + chunk) * 4;
   const mlp = 4 * chunk * (c.hiddenSize + 3 * c.intermediateSize) * 4;
   const activations = attention + mlp;
-  const weights = weightBytes * (packedCopy ? 2 : 1);
+  const weights = residentWeights(weightBytes, weightFormat);
   const runtime = 300 * 1024 * 1024; // node, onnxruntime, tokenizer
   return { weights, kv, activations, total: weights + kv + activations + runtime };
 }
@@ -46,15 +57,16 @@ export function estimatePeak(c: ModelConfig, weightBytes: number, packedCopy: bo
 const GB = 1024 ** 3;
 
 /** Throws `out-of-memory` with a smaller token budget that would fit, when the estimate exceeds what is available. */
-export function checkMemory(c: ModelConfig, weightBytes: number, packedCopy: boolean, tokens: number, chunk: number, available = availableMemory()): MemoryEstimate {
-  const est = estimatePeak(c, weightBytes, packedCopy, tokens, chunk);
+export function checkMemory(c: ModelConfig, weightBytes: number, weightFormat: WeightFormat, tokens: number, chunk: number, available = availableMemory()): MemoryEstimate {
+  const est = estimatePeak(c, weightBytes, weightFormat, tokens, chunk);
+  const int4Helps = weightFormat !== 'int4';
   if (est.total <= available * 0.9) return est;
   let fits = tokens;
-  while (fits > 256 && estimatePeak(c, weightBytes, packedCopy, fits, chunk).total > available * 0.9) fits = Math.floor(fits * 0.8);
+  while (fits > 256 && estimatePeak(c, weightBytes, weightFormat, fits, chunk).total > available * 0.9) fits = Math.floor(fits * 0.8);
   const hint =
-    fits > 256 && estimatePeak(c, weightBytes, packedCopy, fits, chunk).total <= available * 0.9
-      ? `set maxContextTokens to about ${fits}${packedCopy ? ', or use int4 weights' : ''}`
-      : `use a smaller model${packedCopy ? ' or int4 weights' : ''}`;
+    fits > 256 && estimatePeak(c, weightBytes, weightFormat, fits, chunk).total <= available * 0.9
+      ? `set maxContextTokens to about ${fits}${int4Helps ? ', or use int4 weights' : ''}`
+      : `use a smaller model${int4Helps ? ' or int4 weights' : ''}`;
   throw new EngineError(
     'out-of-memory',
     `building this cache needs about ${(est.total / GB).toFixed(1)} GB (weights ${(est.weights / GB).toFixed(1)}, KV ${(est.kv / GB).toFixed(1)}, activations ${(est.activations / GB).toFixed(1)}) but only ${(available / GB).toFixed(1)} GB are available: ${hint}`,

@@ -200,7 +200,7 @@ export class EngineService {
         snap.key,
         { ready: () => store.has(snap.key), signal: ctx.signal, onWait: () => ctx.emit({ kind: 'progress', phase: 'waiting', done: 0, total: 1 }) },
         async () => {
-          checkMemory(model.config, model.info.weightBytes, model.info.weights !== 'int4', snap.prefix.length + snap.repo.ids.length, MAX_CHUNK);
+          checkMemory(model.config, model.info.weightBytes, model.info.weights, snap.prefix.length + snap.repo.ids.length, MAX_CHUNK);
           const ratio = p.repo.ratio ?? DEFAULT_RATIO;
           const press = makePress(p.repo.press ?? 'kvzip');
           // the last build of this repository, if its context starts like this one

@@ -31,7 +31,7 @@ test('too little memory: index is refused with out-of-memory before prefilling, 
   const config = readConfig(TINY);
   const [graph] = fs.readdirSync(path.join(engine.cacheDir!, 'graphs'));
   const weights = fs.statSync(path.join(engine.cacheDir!, 'graphs', graph, 'weights.bin')).size;
-  const peak = (n: number) => estimatePeak(config, weights, true, n, MAX_CHUNK).total;
+  const peak = (n: number) => estimatePeak(config, weights, 'fp32', n, MAX_CHUNK).total;
   const refused = { ...engine, snapshotDir: path.join(dir, 'refused') };
 
   // Between what 80 % of the tokens and all of them need: the message proposes that smaller budget.
