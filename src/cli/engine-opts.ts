@@ -4,7 +4,7 @@ import { chooseModel } from '../engine/hub/choose';
 import { drawBar } from './progress-bar';
 import { EngineError } from '../engine/errors';
 import { LoadOptions, Model } from '../engine/model/model';
-import { WEIGHT_CHOICES, WeightChoice } from '../engine/model/choose-weights';
+import { WEIGHT_CHOICES, WeightChoice, weightsNotice } from '../engine/model/choose-weights';
 import { Options } from './args';
 
 export const modelOptions = {
@@ -42,7 +42,7 @@ export async function loadModel(v: ModelFlags, signal?: AbortSignal): Promise<Mo
   if (chosen.fallbackReason) process.stderr.write(`repozip: ${chosen.fallbackReason}; using the bundled tiny demo model instead (its answers are not useful: pass --model)\n`);
   const model = await Model.load(chosen.dir, opts);
   if (model.info.fallbacks.length) process.stderr.write(`repozip: ${describeFallbacks(model.device, model.info.fallbacks)}\n`);
-  // the unusual outcome of --weights auto is said; fp32 is what anyone expects
-  if (model.info.weights !== 'fp32' && model.info.weightsWhy) process.stderr.write(`repozip: ${model.info.weightsWhy}\n`);
+  const notice = weightsNotice(model.info.weights, model.info.weightsWhy);
+  if (notice) process.stderr.write(`repozip: ${notice}\n`);
   return model;
 }

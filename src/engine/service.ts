@@ -12,6 +12,7 @@ import { makePress } from './kv/presses';
 import { KVZIP_CHUNK } from './kv/presses/kvzip';
 import { BudgetMode } from './kv/select';
 import { defaultCacheRoot, modelFingerprint } from './model/convert';
+import { weightsNotice } from './model/choose-weights';
 import { Model } from './model/model';
 import { checkMemory } from './memory';
 import { chooseModel } from './hub/choose';
@@ -110,7 +111,8 @@ export class EngineService {
     ctx.emit({ kind: 'progress', phase: 'loading', done: 0, total: 1 });
     this.model = await Model.load(chosen.dir, { device: s.device ?? 'auto', weights: s.weights ?? 'auto', cacheRoot: s.cacheDir });
     if (this.model.info.fallbacks.length) ctx.emit({ kind: 'notice', message: describeFallbacks(this.model.device, this.model.info.fallbacks) });
-    if (this.model.info.weights !== 'fp32' && this.model.info.weightsWhy) ctx.emit({ kind: 'notice', message: this.model.info.weightsWhy });
+    const weights = weightsNotice(this.model.info.weights, this.model.info.weightsWhy);
+    if (weights) ctx.emit({ kind: 'notice', message: weights });
     this.modelId = chosen.id;
     this.modelKey = key;
     ctx.emit({ kind: 'progress', phase: 'loading', done: 1, total: 1 });

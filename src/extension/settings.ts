@@ -11,7 +11,7 @@ export interface Settings {
   /** A hub id or a model folder; '' lets the engine pick the catalogue default for the device. */
   model: string;
   device: (typeof DEVICES)[number];
-  /** auto: fp32 unless it would crowd memory (the engine decides per device and says so). */
+  /** auto: the engine decides per device and memory (fp16 on a GPU; fp32 or int4 on the CPU) and says so. */
   weights: (typeof WEIGHTS)[number];
   /** Fraction of the context's KV entries kept. */
   ratio: number;

@@ -25,6 +25,11 @@ export interface WeightDecision {
   why?: string;
 }
 
+/** What the user is told about the weights: what auto chose, unless fp32 (which anyone expects). */
+export function weightsNotice(weights: WeightFormat, why: string | undefined): string | undefined {
+  return weights !== 'fp32' ? why : undefined;
+}
+
 const gb = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GB`;
 
 export function chooseWeights(choice: WeightChoice, config: ModelConfig, device: Exclude<Device, 'auto'>, available = availableMemory()): WeightDecision {

@@ -2,6 +2,7 @@
 // onnxruntime's run() blocks its thread and a native crash takes its process down, so the model
 // lives in a child process; this typed request/event/result protocol is all that crosses over.
 import type { ErrorCode } from '../errors';
+import type { WeightChoice } from '../model/choose-weights';
 
 /** Each method: what the caller sends, what it gets back, what it hears while waiting. */
 export interface Methods {
@@ -20,8 +21,8 @@ export interface EngineSettings {
   /** A model folder or a hub id `org/name[@revision]`; absent: the default for the device. */
   model?: string;
   device?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-  /** Absent: auto (fp32 unless it would crowd memory; see choose-weights.ts). */
-  weights?: 'auto' | 'fp32' | 'fp16' | 'int4';
+  /** Absent: auto (fp16 on a GPU; on the CPU fp32 unless it would crowd memory, then int4: choose-weights.ts). */
+  weights?: WeightChoice;
   /** Where converted models are kept (and snapshots, unless snapshotDir says otherwise). */
   cacheDir?: string;
   /** Where snapshots are kept; default `<cacheDir>/snapshots`. The extension keeps them per workspace. */
