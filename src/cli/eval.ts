@@ -10,7 +10,7 @@ import { makePress, PRESS_NAMES } from '../engine/kv/presses';
 import { KVZIP_CHUNK } from '../engine/kv/presses/kvzip';
 import { KVzipHeadPress } from '../engine/kv/presses/kvzip-head';
 import { calibrationDir, headScores } from '../engine/kv/presses/head-scores';
-import { BUDGET_MODES, BudgetMode } from '../engine/kv/select';
+import { BUDGET_MODES, BudgetMode, DEFAULT_BUDGET } from '../engine/kv/select';
 import { installRoot } from '../engine/hub/catalogue';
 import { contextLimit } from '../engine/service';
 import { numberOpt, parse } from './args';
@@ -18,7 +18,7 @@ import { Command, printJson } from './command';
 import { loadModel, modelOptions } from './engine-opts';
 
 const usage =
-  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,snapkv,...] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|layer-uniform|head-uniform|pyramid] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
+  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,snapkv,...] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|safeguard|layer-uniform|head-uniform|pyramid] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -47,7 +47,7 @@ export const evalCommand: Command = {
       usage,
     );
     if (!v.repo) throw new EngineError('bad-input', `--repo DIR is required\nusage: ${usage}`);
-    const mode = (v.mode ?? 'global') as BudgetMode;
+    const mode = (v.mode ?? DEFAULT_BUDGET) as BudgetMode;
     if (!BUDGET_MODES.includes(mode)) throw new EngineError('bad-input', `--mode must be one of ${BUDGET_MODES.join(', ')}`);
     const ratios = (v.ratios ?? '1,0.5,0.3,0.2,0.1').split(',').map((r) => numberOpt(r.trim(), 'ratios', 0));
     const names = (v.presses ?? PRESS_NAMES.join(',')).split(',').map((s) => s.trim());

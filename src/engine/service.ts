@@ -10,7 +10,7 @@ import { Cache, KvCache } from './kv/cache';
 import { compressContext } from './kv/compress';
 import { makePress } from './kv/presses';
 import { KVZIP_CHUNK } from './kv/presses/kvzip';
-import { BudgetMode } from './kv/select';
+import { DEFAULT_BUDGET } from './kv/select';
 import { defaultCacheRoot, modelFingerprint } from './model/convert';
 import { weightsNotice } from './model/choose-weights';
 import { Model } from './model/model';
@@ -26,7 +26,6 @@ import { defaultSnapshotDir, SnapshotStore } from './store/store';
 import type { AskParams, AskResult, ClearResult, EngineEvent, EngineSettings, IndexParams, IndexResult, Method, Methods, PullParams, PullResult, RepoSettings, StatusParams, StatusResult } from './worker/protocol';
 
 export const DEFAULT_RATIO = 0.3;
-const BUDGET_MODE: BudgetMode = 'global';
 /** The words around the repository in the cache's prefix; part of the snapshot key. */
 export const SYSTEM_PROMPT = 'You are repozip, an assistant that answers questions about the software repository given below. Be precise and cite file paths.';
 const PROMPT_VERSION = 1;
@@ -150,7 +149,7 @@ export class EngineService {
       modelFingerprint: fingerprint,
       tokenizerFingerprint: fingerprint,
       promptFormat: `${repo.promptFormat}+prompt${PROMPT_VERSION}`,
-      kvzip: { ratio: r.ratio ?? DEFAULT_RATIO, press: r.press ?? 'kvzip', chunk: KVZIP_CHUNK, mode: BUDGET_MODE, dtype: r.kvDtype ?? 'fp16' },
+      kvzip: { ratio: r.ratio ?? DEFAULT_RATIO, press: r.press ?? 'kvzip', chunk: KVZIP_CHUNK, mode: DEFAULT_BUDGET, dtype: r.kvDtype ?? 'fp16' },
     });
     this.memo(s).remember(r.root, this.settingsKey(model, r), { fingerprint: statFp, key, files: repo.files.map((f) => f.path) });
     return { key, repo, files: repo.files.map((f) => f.path), prefix: frame.prefix, postfix: frame.postfix, fingerprint };
@@ -212,7 +211,7 @@ export class EngineService {
           const res = await compressContext(model, snap.prefix, snap.repo.ids, snap.postfix, {
             press,
             ratio,
-            mode: BUDGET_MODE,
+            mode: DEFAULT_BUDGET,
             signal: ctx.signal,
             onProgress: (phase, done, total) => ctx.emit({ kind: 'progress', phase: phase === 'prefill' ? 'prefill' : 'scoring', done, total }),
             reuse: ck && shared >= MIN_REUSE ? { cache: ck.cache, tokens: shared, scores: ck.scores, chunk: ck.chunk } : undefined,
@@ -235,7 +234,7 @@ export class EngineService {
               modelFingerprint: snap.fingerprint,
               press: press.name,
               ratio,
-              budgetMode: BUDGET_MODE,
+              budgetMode: DEFAULT_BUDGET,
               prefixIds: snap.prefix,
               contextLength: snap.repo.ids.length,
               files: snap.repo.files.map(({ path: p2, headerStart, start, end }) => ({ path: p2, headerStart, start, end })),

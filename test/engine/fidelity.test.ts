@@ -1,10 +1,11 @@
 // KVzip's fidelity on a model that really recalls from its context (the recall fixture, trained by
 // tools/fixture/) over a repository it never saw. The benchmark only means something when the full
 // cache recalls far above the no-context floor, so that is asserted first, at issue B's bar (token
-// accuracy >= 0.5; issue J's 0.8 / 0.5 exact match is not reached yet). Then what this fixture shows:
-// KVzip at 30 % beats every query-agnostic baseline. Not asserted, because this 8-KV-head model does
-// not show it (BENCHMARKS.md measures and explains): KVzip keeping >= 90 % of the full accuracy at 30 %
-// (75 % here), and winning at 20 %.
+// accuracy >= 0.5; issue J's 0.8 / 0.5 exact match is not reached yet). Then issue B's claims, with
+// repozip's budget (global top-k with AdaKV's per-head safeguard, the product's default): KVzip at
+// 30 % keeps >= 90 % of the full cache's exact matches, and beats every query-agnostic baseline at
+// 30 % and 20 %. The paper's plain global top-k is run too: on this 8-KV-head model it starves
+// layers 0-2 (BENCHMARKS.md measures why), which is what the safeguard is for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,6 +13,7 @@ import * as path from 'node:path';
 import { buildRepoContext } from '../../src/repo';
 import { evalRecall, RecallReport } from '../../src/engine/eval/recall';
 import { makePress } from '../../src/engine/kv/presses';
+import { BudgetMode } from '../../src/engine/kv/select';
 import { Model } from '../../src/engine/model/model';
 import { scratchDir } from '../helpers/models';
 
@@ -20,22 +22,26 @@ const REPO = path.resolve('test/fixtures/heldout-jwt');
 const { cacheRoot } = scratchDir('fidelity');
 const BASELINES = ['snapkv', 'pyramidkv', 'h2o', 'streaming', 'knorm', 'random'];
 
-let report: RecallReport | undefined;
-async function run(): Promise<RecallReport> {
-  if (report) return report;
+const reports = new Map<BudgetMode, RecallReport>();
+/** The benchmark under one budget mode: every press and baseline under 'safeguard', KVzip alone under 'global'. */
+async function run(mode: BudgetMode = 'safeguard'): Promise<RecallReport> {
+  const done = reports.get(mode);
+  if (done) return done;
   const model = await Model.load(MODEL, { device: 'cpu', cacheRoot, threads: 1 });
   try {
     const frame = model.tokenizer.chatFrame(null);
     const repo = await buildRepoContext({ root: REPO, tokenizer: model.tokenizer, maxTokens: 1450 });
-    report = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
+    const report = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
       // chunk 512: with 2048 positions, a ~1400-token context and its reconstruction pass must fit
-      presses: [makePress('kvzip', { chunk: 512 }), ...BASELINES.map((n) => makePress(n))],
+      presses: [makePress('kvzip', { chunk: 512 }), ...(mode === 'safeguard' ? BASELINES.map((n) => makePress(n)) : [])],
       ratios: [1, 0.3, 0.2],
       queries: 50,
       seed: 1,
       promptTokens: 32,
       targetTokens: 16,
+      mode,
     });
+    reports.set(mode, report);
     return report;
   } finally {
     await model.dispose();
@@ -64,12 +70,25 @@ test('ratio 1.0 reproduces the full cache exactly, and the kept ratio is exact',
   }
 });
 
-test('KVzip at 0.3 beats every baseline', { skip }, async (t) => {
+test('KVzip at 0.3 keeps >= 90 % of the exact matches and beats every baseline at 0.3 and 0.2', { skip }, async (t) => {
   const r = await run();
   for (const ratio of [0.3, 0.2]) t.diagnostic(`${ratio}: ${['kvzip', ...BASELINES].map((p) => `${p} ${row(r, p, ratio).tokenAccuracy.toFixed(3)}/${row(r, p, ratio).exactMatch.toFixed(3)}`).join(', ')}`);
-  const kz = row(r, 'kvzip', 0.3);
-  for (const b of BASELINES) {
-    assert.ok(kz.tokenAccuracy > row(r, b, 0.3).tokenAccuracy, `token accuracy at 0.3: kvzip ${kz.tokenAccuracy} vs ${b} ${row(r, b, 0.3).tokenAccuracy}`);
-    assert.ok(kz.exactMatch >= row(r, b, 0.3).exactMatch, `exact match at 0.3: kvzip ${kz.exactMatch} vs ${b} ${row(r, b, 0.3).exactMatch}`);
+  const at30 = row(r, 'kvzip', 0.3);
+  assert.ok(at30.exactMatch >= 0.9 * r.full.exactMatch, `exact match at 0.3: ${at30.exactMatch} vs full ${r.full.exactMatch}`);
+  for (const ratio of [0.3, 0.2]) {
+    const kz = row(r, 'kvzip', ratio);
+    for (const b of BASELINES) {
+      assert.ok(kz.tokenAccuracy > row(r, b, ratio).tokenAccuracy, `token accuracy at ${ratio}: kvzip ${kz.tokenAccuracy} vs ${b} ${row(r, b, ratio).tokenAccuracy}`);
+      assert.ok(kz.exactMatch >= row(r, b, ratio).exactMatch, `exact match at ${ratio}: kvzip ${kz.exactMatch} vs ${b} ${row(r, b, ratio).exactMatch}`);
+    }
+  }
+});
+
+test("the safeguard is why: KVzip's plain global top-k recalls less at 0.3 and 0.2", { skip }, async (t) => {
+  const [guarded, plain] = [await run('safeguard'), await run('global')];
+  for (const ratio of [0.3, 0.2]) {
+    const [g, p] = [row(guarded, 'kvzip', ratio), row(plain, 'kvzip', ratio)];
+    t.diagnostic(`${ratio}: safeguard ${g.tokenAccuracy.toFixed(3)}/${g.exactMatch.toFixed(3)}, global ${p.tokenAccuracy.toFixed(3)}/${p.exactMatch.toFixed(3)}`);
+    assert.ok(g.tokenAccuracy > p.tokenAccuracy, `at ${ratio}: safeguard ${g.tokenAccuracy} vs global ${p.tokenAccuracy}`);
   }
 });

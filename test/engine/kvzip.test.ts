@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { EngineError } from '../../src/engine/errors';
 import { evalRecall } from '../../src/engine/eval/recall';
 import { makePress } from '../../src/engine/kv/presses';
-import { BUDGET_MODES, pyramidBudgets, selectKeep } from '../../src/engine/kv/select';
+import { BUDGET_MODES, pyramidBudgets, SAFEGUARD, selectKeep } from '../../src/engine/kv/select';
 import { Model } from '../../src/engine/model/model';
 import { rng } from '../../src/engine/sampling';
 import { assertClose, flatten } from '../helpers/compare';
@@ -42,7 +42,7 @@ test('selection keeps exactly round(ratio * entries) per budget unit, ties broke
   const next = rng(9);
   // quantised scores: many ties
   const data = Float32Array.from({ length: layers * kvHeads * length }, () => Math.floor(next() * 7));
-  for (const mode of BUDGET_MODES.filter((m) => m !== 'pyramid')) {
+  for (const mode of BUDGET_MODES.filter((m) => m !== 'pyramid' && m !== 'safeguard')) {
     for (const ratio of [1, 0.5, 0.3, 0.1, 0.01]) {
       const keep = selectKeep({ layers, kvHeads, length, data }, ratio, mode);
       const units = mode === 'global' ? 1 : mode === 'layer-uniform' ? layers : layers * kvHeads;
@@ -60,6 +60,35 @@ test('selection keeps exactly round(ratio * entries) per budget unit, ties broke
         }
         assert.ok(minKept >= maxDropped, `${mode} ${ratio}: kept ${minKept} < dropped ${maxDropped}`);
       }
+    }
+  }
+});
+
+test("the safeguard budget: exact total, every head its floor of best entries, the rest by one global top-k", () => {
+  const layers = 4;
+  const kvHeads = 2;
+  const length = 200;
+  const next = rng(11);
+  // layer 3 scores on a far larger scale, as the recall fixture's copy heads do: a plain global
+  // top-k gives the lower layers nothing
+  const data = Float32Array.from({ length: layers * kvHeads * length }, (_, i) => Math.floor(next() * 50) * (i >= 3 * kvHeads * length ? 100 : 1));
+  for (const ratio of [1, 0.5, 0.3, 0.2, 0.05]) {
+    const grid = { layers, kvHeads, length, data };
+    const keep = selectKeep(grid, ratio, 'safeguard');
+    assert.equal(keep.reduce((a, b) => a + b, 0), Math.round(ratio * data.length), `total at ${ratio}`);
+    const floor = Math.floor(SAFEGUARD * ratio * length);
+    const plain = selectKeep(grid, ratio, 'global');
+    for (let u = 0; u < layers * kvHeads; u++) {
+      const head = keep.subarray(u * length, (u + 1) * length);
+      assert.ok(head.reduce((a, b) => a + b, 0) >= floor, `${ratio}: head ${u} keeps less than its floor ${floor}`);
+      // the floor holds the head's best entries: nothing dropped outscores the floor's weakest
+      const ranked = Array.from(data.subarray(u * length, (u + 1) * length)).sort((a, b) => b - a);
+      for (let i = 0; i < length; i++) if (!head[i]) assert.ok(floor === 0 || data[u * length + i] <= ranked[floor - 1], `${ratio}: head ${u} dropped ${data[u * length + i]}`);
+    }
+    // the lower layers are empty under the plain global budget at 0.2, not under the safeguard
+    if (ratio === 0.2) {
+      assert.equal(plain.subarray(0, 3 * kvHeads * length).reduce((a, b) => a + b, 0), 0, 'the plain global top-k starves layers 0-2 here');
+      assert.ok(keep.subarray(0, 3 * kvHeads * length).reduce((a, b) => a + b, 0) >= 3 * kvHeads * floor);
     }
   }
 });

@@ -116,7 +116,7 @@ test('stories260k: greedy decoding from BOS tells the known story', { skip: stor
  * With `split`, each pass runs as two forward calls, as the press does to bound memory: the first
  * half's keys then sit in the cache and the second half must count them as the pass's own keys.
  */
-async function engineScores(model: Model, split: boolean): Promise<number[][][]> {
+async function engineScores(model: Model, split: boolean, plus = false): Promise<number[][][]> {
   const { numLayers: L, numKvHeads: Hkv } = model.config;
   const ns = KV_PREFIX.length;
   const own = ns + KV_CTX.length;
@@ -131,7 +131,7 @@ async function engineScores(model: Model, split: boolean): Promise<number[][][]>
     const best = new Float32Array(L * Hkv * w);
     const mark = cache.mark();
     for (const ids of parts) {
-      const out = await model.forward({ ids, cache, append: split, score: { sinkEnd: ns, chunkStart: ns + c0, chunkEnd: ns + c1, ownStart: own } });
+      const out = await model.forward({ ids, cache, append: split, score: { sinkEnd: ns, chunkStart: ns + c0, chunkEnd: ns + c1, ownStart: own, plus } });
       out.scores!.forEach((v, i) => (best[i] = Math.max(best[i], v)));
     }
     cache.rollback(mark);
@@ -142,6 +142,16 @@ async function engineScores(model: Model, split: boolean): Promise<number[][][]>
 }
 
 for (const name of KV_MODELS) {
+  test(`${name}: engine KVzip+ scores == TS reference (probabilities weighted by ‖W_O v‖ / ‖h‖)`, async (t) => {
+    const model = await Model.load(dirs[name], { cacheRoot, threads: 1 });
+    const ours = flatten(await engineScores(model, true, true));
+    await model.dispose();
+    const ref = RefModel.load(dirs[name]);
+    assertClose(t, ours, flatten(ref.kvzipScores(KV_PREFIX, KV_CTX, KV_CHUNK, KV_LEADS, true)), TOL, `${name} KVzip+ scores vs TS reference`);
+    // the weighting changes the ranking, or this test could pass on plain KVzip scores
+    const plain = flatten(ref.kvzipScores(KV_PREFIX, KV_CTX, KV_CHUNK, KV_LEADS));
+    assert.ok(Math.max(...ours.map((x, i) => Math.abs(x - plain[i]))) > 0.05, 'KVzip+ scores should differ from KVzip scores');
+  });
   test(`${name}: engine KVzip scores == references`, async (t) => {
     const model = await Model.load(dirs[name], { cacheRoot, threads: 1 });
     const whole = flatten(await engineScores(model, false));

@@ -95,19 +95,20 @@ for (const name of Object.keys(FAMILY_SPECS)) {
 }
 
 for (const name of ['llama3', 'qwen3']) {
-  test(`${name}: KVzip scores on WebGPU == CPU`, { skip: WEBGPU_SKIP }, async (t) => {
+  test(`${name}: KVzip and KVzip+ scores on WebGPU == CPU`, { skip: WEBGPU_SKIP }, async (t) => {
     const { cpu, gpu } = await load(name);
     const prefix = IDS.slice(0, 3);
     const context = IDS.slice(3, 23);
-    const score = async (model: Model) => {
+    const score = async (model: Model, plus: boolean) => {
       const { cache } = await prefillContext(model, prefix, context, { maxChunk: 8 });
       // chunks of 8, fed in sub-chunks: the pass's own keys come from the cache, as on the device
-      const grid = await new KVzipPress(8).score({ model, cache, prefixLength: prefix.length, contextIds: context, postfix: [4095] });
+      const grid = await new KVzipPress(8, plus).score({ model, cache, prefixLength: prefix.length, contextIds: context, postfix: [4095] });
       assert.equal(cache.length(0, 0), prefix.length + context.length, 'scoring passes leave the cache as it was');
       cache.dispose();
       return grid.data;
     };
-    assertClose(t, await score(gpu), await score(cpu), TOL, 'KVzip scores');
+    assertClose(t, await score(gpu, false), await score(cpu, false), TOL, 'KVzip scores');
+    assertClose(t, await score(gpu, true), await score(cpu, true), TOL, 'KVzip+ scores');
   });
 }
 

@@ -23,8 +23,9 @@ export interface ForwardOptions {
   past?: RefKv;
   /** Cached entries left out of attention, as if evicted: index i is a row of past[l][h]. */
   exclude?: (l: number, h: number, i: number) => boolean;
-  /** Sees each layer's post-RoPE queries [H][T] and keys [Hkv][P+T] (ref_llama.py's score_hook). */
-  onAttention?: (l: number, q: Float64Array[][], k: Float64Array[][]) => void;
+  /** Sees each layer's post-RoPE queries [H][T] and keys [Hkv][P+T] (ref_llama.py's score_hook),
+   *  its values [Hkv][P+T] and its attention inputs h [T] (post input-RMSNorm). */
+  onAttention?: (l: number, q: Float64Array[][], k: Float64Array[][], v: Float64Array[][], h: Float64Array[]) => void;
 }
 
 export interface ForwardResult {
@@ -208,6 +209,8 @@ export class RefModel {
         l,
         q,
         layerKv.map((c) => c.k),
+        layerKv.map((c) => c.v),
+        h,
       );
 
       const attended = Array.from({ length: T }, () => new Float64Array(H * D));
@@ -256,8 +259,10 @@ export class RefModel {
    * KVzip scores [L][Hkv][n_ctx], as ref_llama.py's kvzip_scores: prefill prefix ‖ ctx, then per
    * chunk feed lead ‖ chunk on the full cache; an entry's score is the max over the pass's queries
    * and its KV head's query heads of softmax over [prefix keys, the chunk's keys, own keys (causal)].
+   * `plus`: KVzip+ (kvpress's kvzip_plus_normalization), each probability of query head j at query
+   * t times ‖W_O[:, head j] v_i‖ / ‖h_t‖ before the max.
    */
-  kvzipScores(prefix: number[], ctx: number[], chunk: number, leads?: number[][]): Float64Array[][] {
+  kvzipScores(prefix: number[], ctx: number[], chunk: number, leads?: number[][], plus = false): Float64Array[][] {
     const ids = [...prefix, ...ctx];
     const { kv: past } = this.forward(
       ids,
@@ -270,13 +275,26 @@ export class RefModel {
       const c1 = Math.min(c0 + chunk, ctx.length);
       const input = [...(leads?.[ci] ?? []), ...ctx.slice(c0, c1)];
       const T = input.length;
-      const onAttention = (l: number, q: Float64Array[][], k: Float64Array[][]) => {
+      const onAttention = (l: number, q: Float64Array[][], k: Float64Array[][], v: Float64Array[][], h: Float64Array[]) => {
+        const oProj = this.weight(`model.layers.${l}.self_attn.o_proj.weight`);
+        const d = oProj.shape[0];
+        /** ‖W_O[:, head j] v‖: the size of what value v adds to the residual stream through head j. */
+        const outNorm = (j: number, val: Float64Array) => {
+          let s2 = 0;
+          for (let o = 0; o < d; o++) {
+            let y = 0;
+            for (let e = 0; e < this.headDim; e++) y += oProj.data[o * oProj.shape[1] + j * this.headDim + e] * val[e];
+            s2 += y * y;
+          }
+          return Math.sqrt(s2);
+        };
         for (let j = 0; j < this.heads; j++) {
           const hk = Math.floor(j / G);
           const keys = k[hk];
           const own = keys.length - T;
           // candidate keys: prefix, this chunk's cached entries, then the pass's own keys
           const chunkKeys = Array.from({ length: c1 - c0 }, (_, i) => ns + c0 + i);
+          const weight = chunkKeys.map((i) => (plus ? outNorm(j, v[hk][i]) : 1));
           for (let t = 0; t < T; t++) {
             const cols = [...Array.from({ length: ns }, (_, i) => i), ...chunkKeys, ...Array.from({ length: t + 1 }, (_, i) => own + i)];
             const logits = cols.map((i) => {
@@ -286,8 +304,9 @@ export class RefModel {
             });
             const m = Math.max(...logits);
             const z = logits.reduce((a, s) => a + Math.exp(s - m), 0);
+            const hNorm = Math.sqrt(h[t].reduce((a, x) => a + x * x, 0));
             for (let i = 0; i < c1 - c0; i++) {
-              const prob = Math.exp(logits[ns + i] - m) / z;
+              const prob = ((Math.exp(logits[ns + i] - m) / z) * weight[i]) / (plus ? hNorm : 1);
               if (prob > S[l][hk][c0 + i]) S[l][hk][c0 + i] = prob;
             }
           }

@@ -3,10 +3,19 @@
 // uniform modes exist to compare against (the paper's Fig. 16). Selection is an exact top-k on fp32
 // scores with a deterministic tie-break (lower flat index wins), so the realised ratio is exact.
 // `pyramid` is PyramidKV's shape (more entries in lower layers), used by that baseline.
+// `safeguard` is the global budget with AdaKV's safeguard (arXiv 2407.11550, kvpress's
+// alpha_safeguard): every head first keeps its best SAFEGUARD share of a uniform budget, the rest is
+// one global top-k. On a model whose heads score on different scales a plain global top-k can leave
+// whole layers empty (measured on the recall fixture, BENCHMARKS.md), which the model then misses.
 import { EngineError } from '../errors';
 
-export type BudgetMode = 'global' | 'layer-uniform' | 'head-uniform' | 'pyramid';
-export const BUDGET_MODES: BudgetMode[] = ['global', 'layer-uniform', 'head-uniform', 'pyramid'];
+export type BudgetMode = 'global' | 'safeguard' | 'layer-uniform' | 'head-uniform' | 'pyramid';
+export const BUDGET_MODES: BudgetMode[] = ['global', 'safeguard', 'layer-uniform', 'head-uniform', 'pyramid'];
+
+/** The share of a head's uniform budget it keeps whatever the others score (AdaKV's default). */
+export const SAFEGUARD = 0.2;
+/** What repozip compresses with unless told otherwise (BENCHMARKS.md: fidelity). */
+export const DEFAULT_BUDGET: BudgetMode = 'safeguard';
 
 /** PyramidKV's beta: the top layer keeps 1/beta of the average budget, the bottom layer the rest of 2x. */
 const PYRAMID_BETA = 20;
@@ -100,12 +109,19 @@ export function pyramidBudgets(layers: number, length: number, total: number): n
 }
 
 /** Keep-mask over the grid with exactly round(ratio * count) entries (per budget unit in the uniform modes). */
-export function selectKeep(grid: ScoreGrid, ratio: number, mode: BudgetMode = 'global'): Uint8Array {
+export function selectKeep(grid: ScoreGrid, ratio: number, mode: BudgetMode = DEFAULT_BUDGET): Uint8Array {
   checkRatio(ratio);
   const { layers, kvHeads, length, data } = grid;
   const keep = new Uint8Array(data.length);
   if (mode === 'global') topK(data, 0, data.length, Math.round(ratio * data.length), keep);
-  else if (mode === 'layer-uniform') {
+  else if (mode === 'safeguard') {
+    const floor = Math.floor(SAFEGUARD * ratio * length);
+    for (let u = 0; u < layers * kvHeads; u++) topK(data, u * length, (u + 1) * length, floor, keep);
+    // the rest of the budget: one global top-k over what the floors did not take
+    const rest = data.slice();
+    for (let i = 0; i < rest.length; i++) if (keep[i]) rest[i] = -Infinity;
+    topK(rest, 0, rest.length, Math.round(ratio * data.length) - floor * layers * kvHeads, keep);
+  } else if (mode === 'layer-uniform') {
     const unit = kvHeads * length;
     for (let l = 0; l < layers; l++) topK(data, l * unit, (l + 1) * unit, Math.round(ratio * unit), keep);
   } else if (mode === 'pyramid') {

@@ -12,7 +12,7 @@ import { Checkpoint } from './safetensors';
 import { WeightFile } from './weights';
 
 /** Bump when the graph or weight layout changes: old conversions are then rebuilt. */
-export const GRAPH_VERSION = 8;
+export const GRAPH_VERSION = 9;
 
 export interface Converted {
   dir: string;

@@ -58,6 +58,8 @@ export const IO = {
   chunkEnd: 'score_chunk_end',
   ownStart: 'score_own_start',
   probsEnd: 'score_probs_end',
+  /** bool scalar: KVzip+ (each probability weighted by ‖W_O v_i‖ / ‖h_j‖, see kvzipScore). */
+  scorePlus: 'score_plus',
   /** float [G*S, 1]: 1 for the query rows counted in `colsum`, 0 for the others. */
   statWeights: 'stat_weights',
   /** bool scalars switching the optional outputs on (they are empty otherwise). */
@@ -138,6 +140,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const [sinkEnd, chunkStart, chunkEnd, ownStart, probsEnd] = [IO.sinkEnd, IO.chunkStart, IO.chunkEnd, IO.ownStart, IO.probsEnd].map((n) => g.input(n, 'int64', [1]));
   const statWeights = g.input(IO.statWeights, 'float', ['GS', 1]);
   const wantScores = g.input(IO.wantScores, 'bool', []);
+  const scorePlus = g.input(IO.scorePlus, 'bool', []);
   const wantColsum = g.input(IO.wantColsum, 'bool', []);
   const emptyRow = g.constFloat([], [1, 0]);
   const dense = onDevice ? '' : g.input(IO.dense, 'bool', []);
@@ -178,18 +181,36 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   /**
    * KVzip: softmax over [sink, the scored chunk, the pass's own keys] of one KV head's group of
    * queries, max over rows → [1, chunk]. Only those keys enter the softmax, so the cost follows the
-   * chunk, not the context.
+   * chunk, not the context. KVzip+ (KVzap, arXiv 2601.07891) first weights probability a_ji by
+   * ‖W_O^(g) v_i‖ / ‖h_j‖, what entry i would add to the residual stream relative to query j's
+   * attention input h_j; ‖W_O^(g) v‖² = vᵀ M_g v with M_g the head's Gram matrix (`oprojGram`).
    */
-  const kvzipScore = (g0: Graph, keys: (b: Graph) => string, qh: string, kNew: string): string =>
+  /** A [G*X, Y] tensor's G row blocks (one per query head of a group). */
+  const groups = (b: Graph, t: string) => (G === 1 ? [t] : b.opN('Split', [t], { axis: 0, num_outputs: G }, { count: G }));
+  const kvzipScore = (g0: Graph, head: { keys: (b: Graph) => string; values: (b: Graph) => string; gram: string }, qh: string, kNew: string, h: string): string =>
     g0.ifElse(
       wantScores,
       [{ dtype: 'float', shape: [1, 'C'] }],
       (b) => {
-        const K = keys(b);
+        const K = head.keys(b);
         const part = (from: string, to: string) => b.op('Gemm', [qh, slice(b, K, from, to, 0)], { transB: 1, alpha: { float: scale } });
         const own = b.op('Gemm', [qh, kNew, causal], { transB: 1, alpha: { float: scale }, beta: { float: 1 } });
         const sel = b.op('Concat', [part(c([0]), sinkEnd), part(chunkStart, chunkEnd), part(ownStart, toEnd), own], { axis: 1 });
-        return [b.op('ReduceMax', [slice(b, b.op('Softmax', [sel], { axis: 1 }), sinkEnd, probsEnd), c([0])], { keepdims: 1 })];
+        const probs = slice(b, b.op('Softmax', [sel], { axis: 1 }), sinkEnd, probsEnd); // [G*S, C], rows g-major
+        return b.ifElse(
+          scorePlus,
+          [{ dtype: 'float', shape: [1, 'C'] }],
+          (bp) => {
+            const v = bp.op('Unsqueeze', [slice(bp, head.values(bp), chunkStart, chunkEnd, 0), c([0])]); // [1, C, D]
+            const vNorm = bp.op('Sqrt', [bp.op('ReduceSum', [bp.op('Mul', [bp.op('MatMul', [v, head.gram]), v]), c([2])], { keepdims: 0 })]); // [G, C]
+            const hNorm = bp.op('ReduceL2', [h, c([1])], { keepdims: 1 }); // [S, 1]
+            const rows = groups(bp, probs); // G × [S, C]
+            const norms = groups(bp, vNorm); // G × [1, C]
+            const best = rows.map((r, i) => bp.op('ReduceMax', [bp.op('Div', [bp.op('Mul', [r, norms[i]]), hNorm]), c([0])], { keepdims: 1 }));
+            return [G === 1 ? best[0] : bp.op('Max', best)];
+          },
+          (bp) => [bp.op('ReduceMax', [probs, c([0])], { keepdims: 1 })],
+        );
       },
       () => [emptyRow],
     )[0];
@@ -222,6 +243,8 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     const qs = split(g, qg);
     const ks = split(g, kh);
     const vs = split(g, vh);
+    const oproj = w(a + 'o_proj.weight', [d, H * D]);
+    const grams = range(Hkv).map((hd) => weights.tensor(`${a}o_proj.gram.${hd}`, oprojGram(oproj, d, H * D, D, hd * G, G), [G, D, D]));
     const pastK = range(Hkv).map((hd) => g.input(IO.pastK(l, hd), 'float', [`P${l}_${hd}`, D]));
     const pastV = range(Hkv).map((hd) => g.input(IO.pastV(l, hd), 'float', [`P${l}_${hd}`, D]));
     // [Hkv, G*S, D] → [S, H*D]
@@ -302,13 +325,11 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
       );
       merged = m;
       layerColsum = rows;
-      // KVzip scoring runs dense: each head's keys are rows of the layer's past
-      for (let hd = 0; hd < Hkv; hd++) {
-        const keys = (b: Graph) => b.op('Reshape', [b.op('Slice', [layerK, c([hd]), c([hd + 1]), c([1])]), c([-1, D])]);
-        scoreRows.push(kvzipScore(g, keys, qs[hd], ks[hd]));
-      }
+      // KVzip scoring runs dense: each head's keys and values are rows of the layer's past
+      const rowsOf = (t: string, hd: number) => (b: Graph) => b.op('Reshape', [b.op('Slice', [t, c([hd]), c([hd + 1]), c([1])]), c([-1, D])]);
+      for (let hd = 0; hd < Hkv; hd++) scoreRows.push(kvzipScore(g, { keys: rowsOf(layerK, hd), values: rowsOf(layerV, hd), gram: grams[hd] }, qs[hd], ks[hd], h));
     }
-    if (onDevice) for (let hd = 0; hd < Hkv; hd++) scoreRows.push(kvzipScore(g, () => pastK[hd], qs[hd], ks[hd]));
+    if (onDevice) for (let hd = 0; hd < Hkv; hd++) scoreRows.push(kvzipScore(g, { keys: () => pastK[hd], values: () => pastV[hd], gram: grams[hd] }, qs[hd], ks[hd], h));
     colsumRows.push(...layerColsum);
     x = g.op('Add', [x, linear(merged, a + 'o_proj', d, H * D)]);
     const h2 = norm(x, p + 'post_attention_layernorm.weight', d);
@@ -334,4 +355,28 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   g.output(IO.scores, g.op('Concat', scoreRows, { axis: 0 }), 'float', [L * Hkv, 'C']);
   g.output(IO.colsum, g.op('Concat', colsumRows, { axis: 0 }), 'float', [L * Hkv, 'T']);
   return g.encode('repozip');
+}
+
+/**
+ * Gram matrices M_j = W_jᵀ W_j [D, D] of query heads first..first+count-1, where W_j [d, D] is head
+ * j's column block of o_proj's weight W [d, H*D]: ‖W_j v‖² = vᵀ M_j v, so KVzip+ weighs a value
+ * by its output norm at D² cost instead of d·D. Computed in float64 from the checkpoint's weights
+ * (whatever format the graph stores), once per conversion.
+ */
+export function oprojGram(w: Float32Array, d: number, cols: number, D: number, first: number, count: number): Float32Array {
+  const out = new Float32Array(count * D * D);
+  const acc = new Float64Array(D * D);
+  for (let g = 0; g < count; g++) {
+    acc.fill(0);
+    const c0 = (first + g) * D;
+    for (let o = 0; o < d; o++) {
+      const row = o * cols + c0;
+      for (let e = 0; e < D; e++) {
+        const we = w[row + e];
+        for (let f = e; f < D; f++) acc[e * D + f] += we * w[row + f];
+      }
+    }
+    for (let e = 0; e < D; e++) for (let f = e; f < D; f++) out[g * D * D + e * D + f] = out[g * D * D + f * D + e] = acc[e * D + f];
+  }
+  return out;
 }

@@ -36,7 +36,7 @@ export interface ForwardRequest {
   append?: boolean;
   logits?: boolean;
   /** KVzip scoring of cached entries [chunkStart, chunkEnd), see IO.sinkEnd and the bounds after it. */
-  score?: { sinkEnd: number; chunkStart: number; chunkEnd: number; ownStart: number };
+  score?: { sinkEnd: number; chunkStart: number; chunkEnd: number; ownStart: number; plus?: boolean };
   /** Column sums of attention probabilities over query rows >= row0 (H2O, SnapKV). */
   colsum?: { row0: number };
   probes?: boolean;
@@ -121,6 +121,7 @@ export class Model {
       [IO.probsEnd]: int64([sc.sinkEnd + sc.chunkEnd - sc.chunkStart]),
       [IO.statWeights]: new ort.Tensor('float32', statWeights(G, S, req.colsum?.row0 ?? S), [G * S, 1]),
       [IO.wantScores]: new ort.Tensor('bool', [!!req.score], []),
+      [IO.scorePlus]: new ort.Tensor('bool', [!!req.score?.plus], []),
       [IO.wantColsum]: new ort.Tensor('bool', [!!req.colsum], []),
     };
     if (onDevice) {

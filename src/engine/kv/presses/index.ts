@@ -4,7 +4,7 @@ import { Press } from '../press';
 import { H2OPress, KnormPress, PyramidKVPress, RandomPress, SnapKVPress, StreamingPress } from './baselines';
 import { KVzipPress } from './kvzip';
 
-export const PRESS_NAMES = ['kvzip', 'kvzip-head', 'snapkv', 'pyramidkv', 'h2o', 'streaming', 'knorm', 'random'] as const;
+export const PRESS_NAMES = ['kvzip', 'kvzip+', 'kvzip-head', 'snapkv', 'pyramidkv', 'h2o', 'streaming', 'knorm', 'random'] as const;
 export type PressName = (typeof PRESS_NAMES)[number];
 
 /** Builds a press; kvzip-head needs its calibrated head scores (see calibrateHeads). */
@@ -12,6 +12,8 @@ export function makePress(name: string, opts: { chunk?: number; seed?: number } 
   switch (name) {
     case 'kvzip':
       return new KVzipPress(opts.chunk);
+    case 'kvzip+':
+      return new KVzipPress(opts.chunk, true);
     case 'snapkv':
       return new SnapKVPress();
     case 'pyramidkv':

@@ -25,10 +25,17 @@ export function chunkLeads(tok: Tokenizer, contextIds: number[], postfix: number
 }
 
 export class KVzipPress implements Press {
-  readonly name = 'kvzip';
+  readonly name: string;
   readonly needsPrefillStats = false;
 
-  constructor(readonly chunk = KVZIP_CHUNK) {}
+  /** `plus`: KVzip+ (KVzap, arXiv 2601.07891), each probability weighted by what the entry's value
+   *  would add to the residual stream, relative to the querying token's attention input. */
+  constructor(
+    readonly chunk = KVZIP_CHUNK,
+    readonly plus = false,
+  ) {
+    this.name = plus ? 'kvzip+' : 'kvzip';
+  }
 
   async score(ctx: PressContext) {
     const { model, cache, prefixLength: sink, contextIds } = ctx;
@@ -58,7 +65,7 @@ export class KVzipPress implements Press {
       for (let i = 0; i < input.length; ) {
         throwIfCancelled(ctx.signal, 'KVzip scoring');
         const { tokens: s, out } = await sizer.run(cache, input.length - i, (s) =>
-          model.forward({ ids: input.slice(i, i + s), cache, score: { sinkEnd: sink, chunkStart: sink + c0, chunkEnd: sink + c1, ownStart: own } }),
+          model.forward({ ids: input.slice(i, i + s), cache, score: { sinkEnd: sink, chunkStart: sink + c0, chunkEnd: sink + c1, ownStart: own, plus: this.plus } }),
         );
         const scores = out.scores!;
         const w = c1 - c0;
