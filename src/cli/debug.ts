@@ -6,7 +6,7 @@ import { idList, numberOpt, parse } from './args';
 import { Command, printJson } from './command';
 import { loadModel, modelOptions } from './engine-opts';
 
-const usage = 'repozip debug logits --model DIR --ids 1,2,3 [--json]\n       repozip debug kvzip-scores --model DIR --prefix-ids 1,2 --context-ids 3,4,5 [--chunk N] [--json]';
+const usage = 'repozip debug logits --model DIR --ids 1,2,3 [--json]\n       repozip debug kvzip-scores --model DIR --prefix-ids 1,2 --context-ids 3,4,5 [--chunk N] [--plus] [--json]';
 
 export const debugCommand: Command = {
   name: 'debug',
@@ -32,9 +32,9 @@ async function logits(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Scores [layer][kvHead][position] and the ids fed before each chunk, so anyone can recompute them. */
+/** Scores [layer][kvHead][position] (KVzip+ with --plus) and the ids fed before each chunk, so anyone can recompute them. */
 async function kvzipScores(argv: string[], signal: AbortSignal): Promise<number> {
-  const { values: v } = parse(argv, { ...modelOptions, 'prefix-ids': { type: 'string' }, 'context-ids': { type: 'string' }, chunk: { type: 'string' } }, usage);
+  const { values: v } = parse(argv, { ...modelOptions, 'prefix-ids': { type: 'string' }, 'context-ids': { type: 'string' }, chunk: { type: 'string' }, plus: { type: 'boolean' } }, usage);
   const prefix = idList(v['prefix-ids'], 'prefix-ids');
   const context = idList(v['context-ids'], 'context-ids');
   if (context.length === 0) throw new EngineError('bad-input', '--context-ids needs at least one token id');
@@ -43,7 +43,7 @@ async function kvzipScores(argv: string[], signal: AbortSignal): Promise<number>
   checkVocab([...prefix, ...context], model.config.vocabSize);
   const postfix = model.tokenizer.chatFrame(null).postfix;
   const { cache } = await prefillContext(model, prefix, context, { signal });
-  const grid = await new KVzipPress(chunk).score({ model, cache, prefixLength: prefix.length, contextIds: context, postfix, signal });
+  const grid = await new KVzipPress(chunk, !!v.plus).score({ model, cache, prefixLength: prefix.length, contextIds: context, postfix, signal });
   const scores = Array.from({ length: grid.layers }, (_, l) =>
     Array.from({ length: grid.kvHeads }, (_, h) => Array.from(grid.data.subarray((l * grid.kvHeads + h) * grid.length, (l * grid.kvHeads + h + 1) * grid.length))),
   );

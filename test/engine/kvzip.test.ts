@@ -16,6 +16,7 @@ import { assertClose, flatten } from '../helpers/compare';
 import { scratchDir, stories260kDir, STORIES_MISSING } from '../helpers/models';
 import { PyBatch, pythonSkipReason } from '../helpers/python-ref';
 import { FAMILY_SPECS, makeRandomModel } from '../helpers/random-model';
+import { RefModel } from '../helpers/reference';
 
 const { dir, cacheRoot } = scratchDir('kvzip');
 const stories = stories260kDir();
@@ -33,6 +34,17 @@ test('stories260k: `debug kvzip-scores` == ref_llama.py fed the printed chunk le
   const ref = py.kvzip(stories!, [1, 403, 407], context, 25, out.chunk_leads);
   await py.run();
   assertClose(t, flatten(out.scores), flatten(await ref), 1e-3, 'stories260k KVzip scores vs ref_llama.py');
+});
+
+test("`debug kvzip-scores --plus` == the TS reference's KVzip+ fed the printed chunk leads (tinycode, 3 chunks, GQA)", async (t) => {
+  const model = path.resolve('test/fixtures/tinycode');
+  const next = rng(5);
+  const context = Array.from({ length: 40 }, () => 3 + Math.floor(next() * 4000));
+  const out = JSON.parse(
+    execFileSync(process.execPath, [CLI, 'debug', 'kvzip-scores', '--model', model, '--device', 'cpu', '--cache-dir', cacheRoot, '--prefix-ids', '4094,17', '--context-ids', context.join(','), '--chunk', '16', '--plus', '--json'], { encoding: 'utf8' }),
+  ) as { scores: number[][][]; chunk_leads: number[][] };
+  assert.equal(out.chunk_leads.length, 3);
+  assertClose(t, flatten(out.scores), flatten(RefModel.load(model).kvzipScores([4094, 17], context, 16, out.chunk_leads, true)), 1e-3, 'tinycode KVzip+ scores vs TS reference');
 });
 
 test('selection keeps exactly round(ratio * entries) per budget unit, ties broken by index', () => {
