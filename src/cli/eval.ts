@@ -6,7 +6,7 @@ import { EngineError } from '../engine/errors';
 import { evalRecall, RecallReport } from '../engine/eval/recall';
 import { recallPlot } from '../engine/eval/plot';
 import { Press } from '../engine/kv/press';
-import { makePress, PRESS_NAMES } from '../engine/kv/presses';
+import { makePress, PRESS_NAMES, withBudget } from '../engine/kv/presses';
 import { KVZIP_CHUNK } from '../engine/kv/presses/kvzip';
 import { KVzipHeadPress } from '../engine/kv/presses/kvzip-head';
 import { calibrationDir, headScores } from '../engine/kv/presses/head-scores';
@@ -18,7 +18,7 @@ import { Command, printJson } from './command';
 import { loadModel, modelOptions } from './engine-opts';
 
 const usage =
-  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,snapkv,...] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|safeguard|layer-uniform|head-uniform|pyramid] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
+  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,kvzip@global,snapkv,...] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|safeguard|layer-uniform|head-uniform|pyramid] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -60,9 +60,10 @@ export const evalCommand: Command = {
       if (maxContext > limit) throw new EngineError('bad-input', `--max-context ${maxContext} does not fit the model's ${model.config.maxPositions} positions with a KVzip pass of chunk ${chunk} (at most ${limit})`);
       const repo = await buildRepoContext({ root: v.repo, tokenizer: model.tokenizer, maxTokens: maxContext, signal });
       const presses: Press[] = [];
-      for (const name of names) {
-        if (name !== 'kvzip-head') presses.push(makePress(name, { chunk }));
-        else presses.push(new KVzipHeadPress(await headScores(model, v.calibration ?? calibrationDir(installRoot()), limit, chunk, signal)));
+      for (const spec of names) {
+        const [name, budget] = spec.split('@');
+        const press = name !== 'kvzip-head' ? makePress(name, { chunk }) : new KVzipHeadPress(await headScores(model, v.calibration ?? calibrationDir(installRoot()), limit, chunk, signal));
+        presses.push(budget === undefined ? press : withBudget(press, budget));
       }
       const report = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
         presses,

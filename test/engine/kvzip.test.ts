@@ -157,6 +157,7 @@ test('bad input: ratio outside (0, 1], an empty context, a context beyond the po
   assert.match(cli(['eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--max-context', '5000'])!.message, /does not fit the model's 1024 positions/);
   assert.match(cli(['index', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--ratio', '1.5'])!.message, /--ratio must be a number in/);
   assert.match(cli(['debug', 'kvzip-scores', ...tiny, '--context-ids', ''])!.message, /--context-ids needs at least one token id/);
+  assert.match(cli(['eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--presses', 'kvzip@nope'])!.message, /unknown budget mode "nope" \(known: global, safeguard/);
 });
 
 test('`eval recall` with every press runs to the end when the context fills the positions (KVzip-head calibrates with the given chunk)', () => {

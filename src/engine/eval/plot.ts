@@ -2,7 +2,7 @@
 // cache and the no-context floor as dashed references. Plain SVG: no plotting dependency.
 import { RecallReport } from './recall';
 
-const COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf', '#7f7f7f'];
+const COLORS = ['#d62728', '#e377c2', '#bcbd22', '#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf', '#7f7f7f'];
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function recallPlot(report: RecallReport, title: string, metric: 'tokenAccuracy' | 'exactMatch' = 'tokenAccuracy'): string {

@@ -1,6 +1,7 @@
 // Presses by name, as the CLI, the benchmark and the extension's settings refer to them.
 import { EngineError } from '../../errors';
 import { Press } from '../press';
+import { BUDGET_MODES, BudgetMode } from '../select';
 import { H2OPress, KnormPress, PyramidKVPress, RandomPress, SnapKVPress, StreamingPress } from './baselines';
 import { KVzipPress } from './kvzip';
 
@@ -29,4 +30,11 @@ export function makePress(name: string, opts: { chunk?: number; seed?: number } 
     default:
       throw new EngineError('bad-input', `unknown press "${name}" (known: ${PRESS_NAMES.filter((p) => p !== 'kvzip-head').join(', ')}; kvzip-head is built with calibrated head scores)`);
   }
+}
+
+/** `press` under a budget mode of its own whatever the caller's (`kvzip@global`: the paper's plain
+ *  top-k beside the default, in one benchmark run). */
+export function withBudget(press: Press, mode: string): Press {
+  if (!BUDGET_MODES.includes(mode as BudgetMode)) throw new EngineError('bad-input', `unknown budget mode "${mode}" (known: ${BUDGET_MODES.join(', ')})`);
+  return { name: `${press.name}@${mode}`, needsPrefillStats: press.needsPrefillStats, budget: mode as BudgetMode, score: (ctx) => press.score(ctx) };
 }
