@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { EngineError } from '../../src/engine/errors';
 import { evalRecall } from '../../src/engine/eval/recall';
 import { makePress } from '../../src/engine/kv/presses';
+import { KVzipHeadPress } from '../../src/engine/kv/presses/kvzip-head';
+import { PressContext } from '../../src/engine/kv/press';
 import { BUDGET_MODES, pyramidBudgets, SAFEGUARD, selectKeep } from '../../src/engine/kv/select';
 import { Model } from '../../src/engine/model/model';
 import { rng } from '../../src/engine/sampling';
@@ -103,6 +105,14 @@ test("the safeguard budget: exact total, every head its floor of best entries, t
       assert.ok(keep.subarray(0, 3 * kvHeads * length).reduce((a, b) => a + b, 0) >= 3 * kvHeads * floor);
     }
   }
+});
+
+test('KVzip-head keeps or drops whole heads whatever the default budget', async () => {
+  const press = new KVzipHeadPress(Float32Array.from([0.3, 0.9, 0.1, 0.7]));
+  const ctx = { model: { config: { numLayers: 2, numKvHeads: 2 } }, contextIds: new Array(100).fill(5) } as unknown as PressContext;
+  const keep = selectKeep(await press.score(ctx), 0.5, press.budget);
+  const kept = [0, 1, 2, 3].map((u) => keep.subarray(u * 100, (u + 1) * 100).reduce((a, b) => a + b, 0));
+  assert.deepEqual(kept, [0, 100, 0, 100]);
 });
 
 test("PyramidKV's budget: exact total, falling linearly with depth (2 - 1/20 down to 1/20 of the mean), saturated layers filled", () => {

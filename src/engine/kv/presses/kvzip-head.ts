@@ -5,6 +5,7 @@
 import { Model } from '../../model/model';
 import { prefillContext } from '../compress';
 import { emptyGrid, Press, PressContext } from '../press';
+import { BudgetMode } from '../select';
 import { KVzipPress } from './kvzip';
 
 /** Per-(layer, KV head) importance from a calibration context: [L*Hkv]. */
@@ -20,6 +21,8 @@ export async function calibrateHeads(model: Model, prefix: number[], calibration
 export class KVzipHeadPress implements Press {
   readonly name = 'kvzip-head';
   readonly needsPrefillStats = false;
+  /** Whole heads kept or dropped: a per-head floor would keep the first entries of dropped heads. */
+  readonly budget: BudgetMode = 'global';
 
   constructor(readonly headScores: Float32Array) {}
 
