@@ -202,7 +202,8 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
           [{ dtype: 'float', shape: [1, 'C'] }],
           (bp) => {
             const v = bp.op('Unsqueeze', [slice(bp, head.values(bp), chunkStart, chunkEnd, 0), c([0])]); // [1, C, D]
-            const vNorm = bp.op('Sqrt', [bp.op('ReduceSum', [bp.op('Mul', [bp.op('MatMul', [v, head.gram]), v]), c([2])], { keepdims: 0 })]); // [G, C]
+            // vᵀMv >= 0 in exact arithmetic; Relu keeps a rounding below zero from becoming NaN
+            const vNorm = bp.op('Sqrt', [bp.op('Relu', [bp.op('ReduceSum', [bp.op('Mul', [bp.op('MatMul', [v, head.gram]), v]), c([2])], { keepdims: 0 })])]); // [G, C]
             const hNorm = bp.op('ReduceL2', [h, c([1])], { keepdims: 1 }); // [S, 1]
             const rows = groups(bp, probs); // G × [S, C]
             const norms = groups(bp, vNorm); // G × [1, C]
