@@ -115,9 +115,8 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
 
   // x @ W^T (+ b) for an nn.Linear weight W [n, k]. Each projection is its own MatMul: fusing q/k/v
   // or gate/up into one would need a Split of the output, a strided copy that measured slower than
-  // the narrower GEMMs it saves.
-  const linear = (x: string, name: string, n: number, k: number, bias = false): string => {
-    const weight = w(`${name}.weight`, [n, k]);
+  // the narrower GEMMs it saves. `weight` is W when the caller has read it already (o_proj's Grams).
+  const linear = (x: string, name: string, n: number, k: number, bias = false, weight = w(`${name}.weight`, [n, k])): string => {
     let y: string;
     if (int4) {
       const q = weights.int4(name, weight, n, k);
@@ -332,7 +331,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     }
     if (onDevice) for (let hd = 0; hd < Hkv; hd++) scoreRows.push(kvzipScore(g, { keys: () => pastK[hd], values: () => pastV[hd], gram: grams[hd] }, qs[hd], ks[hd], h));
     colsumRows.push(...layerColsum);
-    x = g.op('Add', [x, linear(merged, a + 'o_proj', d, H * D)]);
+    x = g.op('Add', [x, linear(merged, a + 'o_proj', d, H * D, false, oproj)]);
     const h2 = norm(x, p + 'post_attention_layernorm.weight', d);
     const gate = linear(h2, p + 'mlp.gate_proj', F, d);
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(h2, p + 'mlp.up_proj', F, d)]);
