@@ -18,7 +18,7 @@ import { Command, printJson } from './command';
 import { loadModel, modelOptions } from './engine-opts';
 
 const usage =
-  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,kvzip@global,snapkv,...] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|safeguard|layer-uniform|head-uniform|pyramid] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
+  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,kvzip@global,snapkv,...|none] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|safeguard|layer-uniform|head-uniform|pyramid] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -50,7 +50,8 @@ export const evalCommand: Command = {
     const mode = (v.mode ?? DEFAULT_BUDGET) as BudgetMode;
     if (!BUDGET_MODES.includes(mode)) throw new EngineError('bad-input', `--mode must be one of ${BUDGET_MODES.join(', ')}`);
     const ratios = (v.ratios ?? '1,0.5,0.3,0.2,0.1').split(',').map((r) => numberOpt(r.trim(), 'ratios', 0));
-    const names = (v.presses ?? PRESS_NAMES.join(',')).split(',').map((s) => s.trim());
+    // "none": the full cache and the no-context floor only (what the fixture's held-out check needs)
+    const names = v.presses === 'none' ? [] : (v.presses ?? PRESS_NAMES.join(',')).split(',').map((s) => s.trim());
     const chunk = numberOpt(v.chunk, 'chunk', KVZIP_CHUNK, 1);
     const model = await loadModel(v);
     try {

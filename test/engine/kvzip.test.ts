@@ -170,7 +170,7 @@ test('bad input: ratio outside (0, 1], an empty context, a context beyond the po
   assert.match(cli(['eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--presses', 'kvzip@nope'])!.message, /unknown budget mode "nope" \(known: global, safeguard/);
 });
 
-test('`eval recall` with every press runs to the end when the context fills the positions (KVzip-head calibrates with the given chunk)', () => {
+test('`eval recall` with every press runs to the end when the context fills the positions (KVzip-head calibrates with the given chunk); `--presses none` measures the full cache alone', () => {
   // 2048 positions, chunk 512: the context and the calibration text may take ~1500 tokens, which a
   // pass with the default 2000-token chunk (re-feeding all of them) would not fit
   const model = makeRandomModel(path.join(dir, 'llama3'), FAMILY_SPECS.llama3);
@@ -182,4 +182,9 @@ test('`eval recall` with every press runs to the end when the context fills the 
     if (r.ratio === 1) assert.equal(r.tokenAccuracy, out.full.tokenAccuracy, r.press);
     else assert.ok(Math.abs(r.keptRatio - 0.3) < 1e-3, `${r.press} kept ${r.keptRatio}`);
   }
+  const bare = JSON.parse(
+    execFileSync(process.execPath, [CLI, 'eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), '--model', model, '--device', 'cpu', '--cache-dir', cacheRoot, '--chunk', '512', '--queries', '4', '--presses', 'none', '--json'], { encoding: 'utf8' }),
+  ) as typeof out;
+  assert.deepEqual(bare.rows, [], '--presses none: no press rows');
+  assert.equal(bare.full.tokenAccuracy, out.full.tokenAccuracy, 'the same full-cache answers');
 });
