@@ -4,6 +4,7 @@
 // mid-write kill is test/store/store.test.ts; the extension's view is test/extension/engine-process.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { EngineClient } from '../../src/engine/worker/client';
 import type { EngineEvent } from '../../src/engine/worker/protocol';
@@ -46,6 +47,9 @@ for (const phase of Object.keys(TRIGGERS) as Phase[]) {
     const ask = { ...params, question: 'What does mul return?', maxTokens: 64 };
     const key = phase === 'answering' ? (await client.call('index', params)).key : undefined;
     const { pid } = await client.call('ping', {});
+    // why: the kill is sent when this process hears the trigger, while the engine works on; on a busy
+    // machine it could finish the phase first. At the lowest priority it waits for this process.
+    os.setPriority(pid, 19);
     const kill = () => process.kill(pid, 'SIGKILL');
     const { event, tempIn } = TRIGGERS[phase];
     const unwatch = tempIn ? whenTempAppears(tempIn, kill) : () => {};
