@@ -1,7 +1,8 @@
 // KVzip's fidelity on a model that really recalls from its context (the recall fixture, trained by
 // tools/fixture/) over a repository it never saw. The benchmark only means something when the full
-// cache recalls far above the no-context floor, so that is asserted first, at issue B's bar (token
-// accuracy >= 0.5; issue J's 0.8 token accuracy is not reached yet: 0.789 here). Then issue B's claims, with
+// cache recalls far above the no-context floor, so that is asserted first, at issue J's bar (token
+// accuracy >= 0.8, exact match >= 0.5, floor <= 0.3; tools/fixture/eval_heldout.js measures it on
+// every held-out package). Then issue B's claims, with
 // repozip's budget (global top-k with AdaKV's per-head safeguard, the product's default): KVzip at
 // 30 % keeps >= 90 % of the full cache's exact matches, and beats every query-agnostic baseline at
 // 30 % and 20 %. The paper's plain global top-k is run too: on this 8-KV-head model it starves
@@ -49,14 +50,14 @@ async function run(): Promise<RecallReport> {
 const skip = fs.existsSync(path.join(MODEL, 'model.safetensors')) ? false : `the recall fixture is not in ${MODEL} yet (tools/fixture/ trains it)`;
 const row = (r: RecallReport, press: string, ratio: number) => r.rows.find((x) => x.press === press && x.ratio === ratio)!;
 
-test('the fixture recalls from its context: full cache far above the no-context floor', { skip }, async (t) => {
+test('the fixture recalls from its context at issue J\'s bar: full cache far above the no-context floor', { skip }, async (t) => {
   const r = await run();
   t.diagnostic(`context ${r.contextTokens} tokens, ${r.queries} queries; full: token accuracy ${r.full.tokenAccuracy.toFixed(3)}, exact ${r.full.exactMatch.toFixed(3)}; no context: ${r.noContext.tokenAccuracy.toFixed(3)}, ${r.noContext.exactMatch.toFixed(3)}`);
   assert.ok(r.contextTokens >= 1000, `context of ${r.contextTokens} tokens`);
-  assert.ok(r.full.tokenAccuracy >= 0.5, `full-cache token accuracy ${r.full.tokenAccuracy}`);
+  assert.ok(r.full.tokenAccuracy >= 0.8, `full-cache token accuracy ${r.full.tokenAccuracy}`);
+  assert.ok(r.full.exactMatch >= 0.5, `full-cache exact match ${r.full.exactMatch}`);
   assert.ok(r.noContext.tokenAccuracy <= 0.3, `no-context floor ${r.noContext.tokenAccuracy}`);
   assert.ok(r.full.tokenAccuracy >= 3 * r.noContext.tokenAccuracy, `full ${r.full.tokenAccuracy} is not far above the floor ${r.noContext.tokenAccuracy}`);
-  assert.ok(r.full.exactMatch > 0, 'some continuations are recalled exactly');
 });
 
 test('ratio 1.0 reproduces the full cache exactly, and the kept ratio is exact', { skip }, async () => {
