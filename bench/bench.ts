@@ -14,7 +14,6 @@ import * as path from 'node:path';
 import { prefill } from '../src/engine/generate';
 import { Model } from '../src/engine/model/model';
 import { EngineService } from '../src/engine/service';
-import { defaultSnapshotDir, SnapshotStore } from '../src/engine/store/store';
 import { compressed, decodeMs, peakRss, randomIds, resetPeak, scoringTimed, truncate } from './measure';
 import { llamaCppPeer } from './peer';
 import { gemmRate, int4Rate, readBandwidth } from './roofline';
@@ -51,7 +50,9 @@ async function roofline() {
     int4GemmGflopsM512: await int4Rate(512, s.hidden, s.intermediate, THREADS),
     readGBs: await readBandwidth(THREADS),
   };
-  say(`roofline (onnxruntime, ${THREADS} threads): fp32 GEMM ${r.fp32GemmGflops.toFixed(1)} GFLOP/s (best of ${gemm.map((g) => g.toFixed(0)).join(' / ')} on the 0.5B linear shapes); int4 MatMulNBits ${r.int4GemmGflopsM512.toFixed(1)} GFLOP/s at 512 rows, ${r.int4GemmGflopsM1.toFixed(1)} at 1 row; memory read ${r.readGBs.toFixed(1)} GB/s`);
+  say(
+    `roofline (onnxruntime, ${THREADS} threads): fp32 GEMM ${r.fp32GemmGflops.toFixed(1)} GFLOP/s (best of ${gemm.map((g) => g.toFixed(0)).join(' / ')} on the 0.5B linear shapes); int4 MatMulNBits ${r.int4GemmGflopsM512.toFixed(1)} GFLOP/s at 512 rows, ${r.int4GemmGflopsM1.toFixed(1)} at 1 row; memory read ${r.readGBs.toFixed(1)} GB/s`,
+  );
   results.roofline = r;
   return r;
 }
@@ -83,7 +84,9 @@ async function shapeRun(key: string, marks: number[], scoreAt: number[], decodeA
     if (scoreAt.includes(n)) {
       const s = await scoringTimed(model, cache, ids.slice(0, n));
       scoreRows.push({ n, scoreMs: s.ms, prefillMs: elapsed, ratio: s.ms / elapsed, peakBytes: s.peakBytes, prefillPeakBytes: prefillPeak });
-      say(`  KVzip scoring at ${n}: ${(s.ms / 1000).toFixed(1)} s = ${(s.ms / elapsed).toFixed(2)}× prefill; peak RSS ${gb(s.peakBytes)} vs prefill ${gb(prefillPeak)} (${((100 * s.peakBytes) / prefillPeak - 100).toFixed(0)} %)`);
+      say(
+        `  KVzip scoring at ${n}: ${(s.ms / 1000).toFixed(1)} s = ${(s.ms / elapsed).toFixed(2)}× prefill; peak RSS ${gb(s.peakBytes)} vs prefill ${gb(prefillPeak)} (${((100 * s.peakBytes) / prefillPeak - 100).toFixed(0)} %)`,
+      );
       resetPeak();
     }
   }
@@ -103,7 +106,9 @@ async function shapeRun(key: string, marks: number[], scoreAt: number[], decodeA
     const row = { n, fullMs: full, attentionShare: (full - base) / full, compressed: [await at(0.3), await at(0.1)] };
     decodeRows.push(row);
     const [r3, r1] = row.compressed;
-    say(`  decode at ${n}: full ${full.toFixed(1)} ms/token (attention ${(100 * row.attentionShare).toFixed(0)} %); ratio 0.3 ${r3.ms.toFixed(1)} ms (attention ${r3.attentionVsFull.toFixed(2)}× full); ratio 0.1 ${r1.ms.toFixed(1)} ms (attention ${r1.attentionVsFull.toFixed(2)}× full)`);
+    say(
+      `  decode at ${n}: full ${full.toFixed(1)} ms/token (attention ${(100 * row.attentionShare).toFixed(0)} %); ratio 0.3 ${r3.ms.toFixed(1)} ms (attention ${r3.attentionVsFull.toFixed(2)}× full); ratio 0.1 ${r1.ms.toFixed(1)} ms (attention ${r1.attentionVsFull.toFixed(2)}× full)`,
+    );
   }
   out.prefill = prefillRows;
   out.scoring = scoreRows;
@@ -122,18 +127,21 @@ async function int4Decode(n: number) {
   return { n, decodeMs: ms, weightBytes: model.info.weightBytes };
 }
 
-/** A repository of real code (the Python standard library) big enough for `tokens` tokens. */
+/** A repository of real code (the Python standard library) of about `tokens` tokens. */
 function syntheticRepo(tokens: number): string {
-  const dir = path.join(ROOT, `repo-${tokens}-x8`);
+  const dir = path.join(ROOT, `repo-${tokens}-x3`);
   if (fs.existsSync(dir)) return dir;
   fs.mkdirSync(dir, { recursive: true });
   const src = '/usr/lib/python3.11';
   let chars = 0;
-  for (const f of fs.readdirSync(src).filter((x) => x.endsWith('.py')).sort()) {
+  for (const f of fs
+    .readdirSync(src)
+    .filter((x) => x.endsWith('.py'))
+    .sort()) {
     const text = fs.readFileSync(path.join(src, f), 'utf8');
     fs.writeFileSync(path.join(dir, f), text);
     chars += text.length;
-    if (chars > tokens * 8) break; // more than the budget takes: whole files fill it to near `tokens`
+    if (chars > tokens * 3) break; // Python source: about 3.3 characters a token
   }
   return dir;
 }
@@ -141,23 +149,31 @@ function syntheticRepo(tokens: number): string {
 async function ttft(n: number) {
   const repo = syntheticRepo(n);
   const cacheDir = path.join(ROOT, `ttft-${Date.now()}`);
-  const params = { engine: { model: shapeModel(ROOT, '0.5b'), device: 'cpu' as const, cacheDir }, repo: { root: repo, maxContextTokens: n }, question: 'What does this code do?', maxTokens: 1 };
+  const params = {
+    engine: { model: shapeModel(ROOT, '0.5b'), device: 'cpu' as const, cacheDir },
+    repo: { root: repo },
+    question: 'What does this code do?',
+    maxTokens: 1,
+  };
   const ctx = { signal: new AbortController().signal, emit: () => {} };
   const cold = new EngineService();
   const c = await cold.ask(params, ctx);
   await cold.dispose();
-  const warm = new EngineService(); // a new process state: the cache is loaded from disk
+  const warm = new EngineService(); // a new process state: the segments are loaded from disk
   const w = await warm.ask(params, ctx);
+  const context = (await warm.index(params, ctx)).tokens.context; // whole files: about `n`, not exactly
   await warm.dispose();
-  // whole files fill the budget, so the context is what the snapshot holds, not `n`
-  const context = (await new SnapshotStore(defaultSnapshotDir(cacheDir)).list())[0].header!.contextLength;
   fs.rmSync(cacheDir, { recursive: true, force: true });
-  say(`  time to first token with a ${context}-token context (budget ${n}): cold (build) ${(c.firstTokenMs / 1000).toFixed(1)} s, warm ${w.firstTokenMs.toFixed(0)} ms (${(c.firstTokenMs / w.firstTokenMs).toFixed(0)}×); warm = snapshot ${w.timings.snapshotMs.toFixed(0)} + load ${w.timings.loadMs.toFixed(0)} + question ${w.timings.questionPrefillMs.toFixed(0)} ms`);
+  say(
+    `  time to first token with a ${context}-token repository (target ${n}): cold (build) ${(c.firstTokenMs / 1000).toFixed(1)} s, warm ${w.firstTokenMs.toFixed(0)} ms (${(c.firstTokenMs / w.firstTokenMs).toFixed(0)}×); warm = snapshot ${w.timings.snapshotMs.toFixed(0)} + load ${w.timings.loadMs.toFixed(0)} + question ${w.timings.questionPrefillMs.toFixed(0)} ms`,
+  );
   return { n, context, coldMs: c.firstTokenMs, warmMs: w.firstTokenMs, ratio: c.firstTokenMs / w.firstTokenMs, warm: w.timings };
 }
 
 async function main() {
-  say(`repozip bench ${quick ? '(quick)' : ''} — ${os.cpus()[0].model}, ${THREADS} cores, ${gb(os.totalmem())} RAM, node ${process.version}, ${new Date().toISOString()}`);
+  say(
+    `repozip bench ${quick ? '(quick)' : ''} — ${os.cpus()[0].model}, ${THREADS} cores, ${gb(os.totalmem())} RAM, node ${process.version}, ${new Date().toISOString()}`,
+  );
   if (args.includes('--ttft-only')) {
     results.ttft = await ttft(8192);
     return;
@@ -167,7 +183,9 @@ async function main() {
     results['0.5b'] = await shapeRun('0.5b', [2048], [], [2048], r.fp32GemmGflops);
     return;
   }
-  results['0.5b'] = quick ? await shapeRun('0.5b', [1024, 2048], [1024], [2048], r.fp32GemmGflops) : await shapeRun('0.5b', [2048, 4096, 8192, 16384], [2048, 4096, 8192], [4096, 16384], r.fp32GemmGflops);
+  results['0.5b'] = quick
+    ? await shapeRun('0.5b', [1024, 2048], [1024], [2048], r.fp32GemmGflops)
+    : await shapeRun('0.5b', [2048, 4096, 8192, 16384], [2048, 4096, 8192], [4096, 16384], r.fp32GemmGflops);
   results.int4 = await int4Decode(quick ? 1024 : 4096);
   results.ttft = await ttft(quick ? 1024 : 8192);
   if (!quick) results['1.5b'] = await shapeRun('1.5b', [2048, 8192], [2048, 8192], [4096], r.fp32GemmGflops);
@@ -177,11 +195,16 @@ async function main() {
     if ('skipped' in peer) say(`\nllama.cpp peer skipped: ${peer.skipped}`);
     else {
       const ours = (results['0.5b'] as { prefill: { n: number; tokS: number }[] }).prefill.find((p) => p.n === 2048)!.tokS;
-      say(`\nllama.cpp ${peer.llamaCpp} (F16, same shape, same run): prefill ${peer.prefillTokS.toFixed(1)} tokens/s at ${peer.n}, decode ${peer.decodeMs.toFixed(1)} ms/token → repozip prefill = ${(ours / peer.prefillTokS).toFixed(2)}× llama.cpp`);
+      say(
+        `\nllama.cpp ${peer.llamaCpp} (F16, same shape, same run): prefill ${peer.prefillTokS.toFixed(1)} tokens/s at ${peer.n}, decode ${peer.decodeMs.toFixed(1)} ms/token → repozip prefill = ${(ours / peer.prefillTokS).toFixed(2)}× llama.cpp`,
+      );
     }
   }
   const file = path.join(__dirname, 'results', quick ? 'quick-latest.json' : `${new Date().toISOString().slice(0, 10)}.json`);
-  fs.writeFileSync(file, JSON.stringify({ machine: { cpu: os.cpus()[0].model, cores: THREADS, memory: os.totalmem() }, quick, results, table: lines }, null, 1));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ machine: { cpu: os.cpus()[0].model, cores: THREADS, memory: os.totalmem() }, quick, results, table: lines }, null, 1),
+  );
   if (quick) compareWithBaseline();
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
 }
@@ -201,7 +224,9 @@ function compareWithBaseline() {
   const now = pick(results);
   const then = pick(base);
   console.log('\nversus baseline (>1 = better now):');
-  console.log(`  prefill ${(now.prefill / then.prefill).toFixed(2)}×, scoring/prefill ${(then.scoring / now.scoring).toFixed(2)}×, decode ${(then.decode / now.decode).toFixed(2)}×, int4 decode ${(then.int4 / now.int4).toFixed(2)}×, warm TTFT ${(then.warm / now.warm).toFixed(2)}×`);
+  console.log(
+    `  prefill ${(now.prefill / then.prefill).toFixed(2)}×, scoring/prefill ${(then.scoring / now.scoring).toFixed(2)}×, decode ${(then.decode / now.decode).toFixed(2)}×, int4 decode ${(then.int4 / now.int4).toFixed(2)}×, warm TTFT ${(then.warm / now.warm).toFixed(2)}×`,
+  );
 }
 
 main().catch((e) => {

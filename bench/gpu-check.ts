@@ -17,7 +17,7 @@ import { KVZIP_CHUNK, KVzipPress } from '../src/engine/kv/presses/kvzip';
 import { selectKeep } from '../src/engine/kv/select';
 import { Model } from '../src/engine/model/model';
 import { WeightChoice } from '../src/engine/model/choose-weights';
-import { Device } from '../src/engine/runtime/session';
+import type { Device } from '../src/engine/devices';
 import { decodeMs, randomIds } from './measure';
 import { Shape, shapeModel, SHAPES } from './shapes';
 
@@ -57,10 +57,17 @@ async function main() {
   // room for a KVzip pass after the longest context: it re-feeds a chunk after a lead
   const shape = { ...base, maxPositions: Math.max(base.maxPositions, Math.max(...contexts) + KVZIP_CHUNK + 256) };
   const [dir, genMs] = await timed(async () => shapeModel(v.dir!, `${v.shape}-p${shape.maxPositions}`, { shape, tokenizerDir: v.tokenizer }));
-  const [model, loadMs] = await timed(() => Model.load(dir, { device: v.device as Device, weights: v.weights as WeightChoice, cacheRoot: path.join(v.dir!, 'cache') }));
-  if (model.device === 'cpu' && v.shape !== 'mini') throw new Error(`no GPU EP started (${model.info.fallbacks.map((f) => `${f.device}: ${f.reason}`).join('; ')}); this shape on the CPU would outrun the budget`);
+  const [model, loadMs] = await timed(() =>
+    Model.load(dir, { device: v.device as Device, weights: v.weights as WeightChoice, cacheRoot: path.join(v.dir!, 'cache') }),
+  );
+  if (model.device === 'cpu' && v.shape !== 'mini')
+    throw new Error(
+      `no GPU EP started (${model.info.fallbacks.map((f) => `${f.device}: ${f.reason}`).join('; ')}); this shape on the CPU would outrun the budget`,
+    );
   const resident = model.deviceOps ? 'on the device' : 'on the host (copied to the device and back every run)';
-  say(`model: random ${shape.name} shape, ${model.info.weights} weights ${gb(model.info.weightBytes)}; generated in ${secs(genMs)}, converted and loaded in ${secs(loadMs)}`);
+  say(
+    `model: random ${shape.name} shape, ${model.info.weights} weights ${gb(model.info.weightBytes)}; generated in ${secs(genMs)}, converted and loaded in ${secs(loadMs)}`,
+  );
   say(`EP: ${model.device}; KV cache ${resident}`);
   for (const f of model.info.fallbacks) say(`  ${f.device} not used: ${f.reason}`);
   const { numLayers: L, numKvHeads: Hkv, headDim: D } = model.config;
@@ -90,16 +97,42 @@ async function main() {
     const compressedMs = await decodeMs(model, cache);
     const keptBytes = cache.entries() * rowBytes;
     cache.dispose();
-    const row = { n, prefillTokS: (n * 1000) / prefillMs, prefillMs, scoreMs, scoreOverPrefill: scoreMs / prefillMs, decodeFullMs: fullMs, decodeCompressedMs: compressedMs, ratio, fullBytes, keptBytes, readbackMs, uploadMs, evictMs };
+    const row = {
+      n,
+      prefillTokS: (n * 1000) / prefillMs,
+      prefillMs,
+      scoreMs,
+      scoreOverPrefill: scoreMs / prefillMs,
+      decodeFullMs: fullMs,
+      decodeCompressedMs: compressedMs,
+      ratio,
+      fullBytes,
+      keptBytes,
+      readbackMs,
+      uploadMs,
+      evictMs,
+    };
     rows.push(row);
     last = { n, ms: performance.now() - tn };
     say(`context ${n}:`);
-    say(`  prefill ${(row.prefillTokS).toFixed(0)} tokens/s (${secs(prefillMs)}); KVzip scoring ${secs(scoreMs)} = ${row.scoreOverPrefill.toFixed(2)}× prefill`);
-    say(`  decode ${fullMs.toFixed(1)} ms/token over the full cache (${gb(fullBytes)}), ${compressedMs.toFixed(1)} ms/token at ratio ${ratio} (${gb(keptBytes)}); speed-up ${(fullMs / compressedMs).toFixed(2)}×; eviction ${evictMs.toFixed(0)} ms`);
-    say(`  the full cache read back in ${readbackMs.toFixed(0)} ms (saving a snapshot), uploaded in ${uploadMs.toFixed(0)} ms (what a host-resident cache, CUDA's or DML's, copies every step)`);
+    say(`  prefill ${row.prefillTokS.toFixed(0)} tokens/s (${secs(prefillMs)}); KVzip scoring ${secs(scoreMs)} = ${row.scoreOverPrefill.toFixed(2)}× prefill`);
+    say(
+      `  decode ${fullMs.toFixed(1)} ms/token over the full cache (${gb(fullBytes)}), ${compressedMs.toFixed(1)} ms/token at ratio ${ratio} (${gb(keptBytes)}); speed-up ${(fullMs / compressedMs).toFixed(2)}×; eviction ${evictMs.toFixed(0)} ms`,
+    );
+    say(
+      `  the full cache read back in ${readbackMs.toFixed(0)} ms (saving a snapshot), uploaded in ${uploadMs.toFixed(0)} ms (what a host-resident cache, CUDA's or DML's, copies every step)`,
+    );
   }
   say(`${L} layers × ${Hkv} KV heads × ${D} head dim; total ${secs(performance.now() - t0)}`);
-  if (v.json) fs.writeFileSync(v.json, JSON.stringify({ shape, device: model.device, fallbacks: model.info.fallbacks, weights: model.info.weights, weightBytes: model.info.weightBytes, genMs, loadMs, rows }, null, 1));
+  if (v.json)
+    fs.writeFileSync(
+      v.json,
+      JSON.stringify(
+        { shape, device: model.device, fallbacks: model.info.fallbacks, weights: model.info.weights, weightBytes: model.info.weightBytes, genMs, loadMs, rows },
+        null,
+        1,
+      ),
+    );
   await model.dispose();
 }
 

@@ -27,8 +27,15 @@ export function llamaCppPeer(n: number, threads: number): PeerResult {
     // run the peer's script from inside WORK so it resolves node-llama-cpp there
     const script = path.join(WORK, 'llamacpp_bench.mjs');
     fs.copyFileSync(path.join(PEER_TOOLS, 'llamacpp_bench.mjs'), script);
-    const out = execFileSync(process.execPath, [script, gguf, '--reps', '1', '--lens', String(n), '--decode', '32', '--threads', String(threads), '--ctx', String(n + 256)], { cwd: WORK, encoding: 'utf8' });
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const out = execFileSync(
+      process.execPath,
+      [script, gguf, '--reps', '1', '--lens', String(n), '--decode', '32', '--threads', String(threads), '--ctx', String(n + 256)],
+      { cwd: WORK, encoding: 'utf8' },
+    );
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const info = lines[0];
     const summary = lines.find((l) => l.summary);
     return { prefillTokS: summary.prefillTokS_median, decodeMs: summary.decodeMsTok_median, n, llamaCpp: String(info.llamaCpp) };

@@ -24,7 +24,11 @@ function randomFloats(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => next() - 0.5);
 }
 
-const opts = (threads: number): ort.InferenceSession.SessionOptions => ({ executionProviders: ['cpu'], intraOpNumThreads: threads, extra: { session: { 'intra_op.allow_spinning': '0' } } });
+const opts = (threads: number): ort.InferenceSession.SessionOptions => ({
+  executionProviders: ['cpu'],
+  intraOpNumThreads: threads,
+  extra: { session: { 'intra_op.allow_spinning': '0' } },
+});
 
 /** GFLOP/s of x[m,k] @ W[k,n] in fp32. */
 export async function gemmRate(m: number, k: number, n: number, threads: number, reps = 9): Promise<number> {

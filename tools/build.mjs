@@ -7,7 +7,15 @@ import * as fs from 'node:fs';
 const watch = process.argv.includes('--watch');
 // `node tools/build.mjs webview` builds only the entries whose source path contains "webview".
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external: ['vscode', 'onnxruntime-node'], logLevel: 'warning' };
+const node = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  external: ['vscode', 'onnxruntime-node'],
+  logLevel: 'warning',
+};
 const entries = [
   { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },

@@ -25,7 +25,10 @@ const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'ut
 
 // onnxruntime-node lays its binaries out as <platform>/<arch>, the two halves of a vsce target.
 const available = fs.readdirSync(path.join(root, BIN)).flatMap((p) => fs.readdirSync(path.join(root, BIN, p)).map((a) => `${p}-${a}`));
-const { values: opts, positionals: asked } = parseArgs({ options: { out: { type: 'string' }, 'no-build': { type: 'boolean' }, list: { type: 'boolean' } }, allowPositionals: true });
+const { values: opts, positionals: asked } = parseArgs({
+  options: { out: { type: 'string' }, 'no-build': { type: 'boolean' }, list: { type: 'boolean' } },
+  allowPositionals: true,
+});
 const out = path.resolve(opts.out ?? path.join(root, 'dist-vsix'));
 const unknown = asked.filter((t) => !available.includes(t));
 if (unknown.length) {
@@ -36,7 +39,10 @@ const targets = asked.length ? asked : available;
 
 /** What the stage holds besides the dependency tree: the allow-list's paths, each cut before its first wildcard. */
 function allowListed() {
-  const patterns = fs.readFileSync(path.join(root, '.vscodeignore'), 'utf8').split('\n').filter((l) => l.startsWith('!'));
+  const patterns = fs
+    .readFileSync(path.join(root, '.vscodeignore'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('!'));
   return patterns.map((p) => {
     const parts = p.slice(1).split('/');
     const wild = parts.findIndex((s) => /[*?[{]/.test(s));
@@ -47,7 +53,10 @@ function allowListed() {
 /** The production dependency tree's folders, relative to the root (the root itself left out). */
 function dependencyTree() {
   const out = execSync('npm ls --omit=dev --all --parseable', { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return out.split('\n').filter((d) => d && path.resolve(d) !== root).map((d) => path.relative(root, d));
+  return out
+    .split('\n')
+    .filter((d) => d && path.resolve(d) !== root)
+    .map((d) => path.relative(root, d));
 }
 
 /** Whether rel lies in onnxruntime-node's binaries but neither in ownBin nor on the way to it. */

@@ -6,6 +6,7 @@
 //   npm test                 everything
 //   npm test -- engine gpu   only test files whose path holds "engine" or "gpu" (no e2e)
 //   npm test -- e2e          only the e2e
+//   npm test -- format       only the formatting check (Prettier; the whole run checks it first)
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -28,6 +29,17 @@ const files = [];
 files.sort();
 
 let status = 0;
+// one formatting for everyone (.prettierrc.json): `npx prettier --write <the globs below>` fixes it
+if (filters.length === 0 || filters.includes('format')) {
+  const globs = ['src/**/*.ts', 'test/**/*.{ts,mjs}', 'bench/**/*.ts', 'tools/**/*.{mjs,js}'];
+  const fmt = run(process.execPath, [path.join(root, 'node_modules/prettier/bin/prettier.cjs'), '--check', '--log-level', 'warn', ...globs]);
+  console.log(
+    fmt === 0
+      ? '# format: every file is formatted'
+      : `# format: the files above are not formatted: npx prettier --write ${globs.map((g) => `"${g}"`).join(' ')}`,
+  );
+  status ||= fmt;
+}
 if (files.length) status = run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files]);
 
 const wantE2e = filters.length === 0 || filters.includes('e2e');

@@ -1,6 +1,6 @@
 // Argument parsing shared by every CLI command: node's util.parseArgs with errors a user can read.
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../engine';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

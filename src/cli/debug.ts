@@ -1,12 +1,11 @@
 // `repozip debug ...`: raw numbers from the engine, so anyone can check it against a reference.
-import { EngineError } from '../engine/errors';
-import { prefillContext } from '../engine/kv/compress';
-import { chunkLeads, KVZIP_CHUNK, KVzipPress } from '../engine/kv/presses/kvzip';
+import { chunkLeads, EngineError, KVZIP_CHUNK, KVzipPress, prefillContext } from '../engine';
 import { idList, numberOpt, parse } from './args';
 import { Command, printJson } from './command';
 import { loadModel, modelOptions } from './engine-opts';
 
-const usage = 'repozip debug logits --model DIR --ids 1,2,3 [--json]\n       repozip debug kvzip-scores --model DIR --prefix-ids 1,2 --context-ids 3,4,5 [--chunk N] [--plus] [--json]';
+const usage =
+  'repozip debug logits --model DIR --ids 1,2,3 [--json]\n       repozip debug kvzip-scores --model DIR --prefix-ids 1,2 --context-ids 3,4,5 [--chunk N] [--plus] [--json]';
 
 export const debugCommand: Command = {
   name: 'debug',
@@ -34,7 +33,11 @@ async function logits(argv: string[]): Promise<number> {
 
 /** Scores [layer][kvHead][position] (KVzip+ with --plus) and the ids fed before each chunk, so anyone can recompute them. */
 async function kvzipScores(argv: string[], signal: AbortSignal): Promise<number> {
-  const { values: v } = parse(argv, { ...modelOptions, 'prefix-ids': { type: 'string' }, 'context-ids': { type: 'string' }, chunk: { type: 'string' }, plus: { type: 'boolean' } }, usage);
+  const { values: v } = parse(
+    argv,
+    { ...modelOptions, 'prefix-ids': { type: 'string' }, 'context-ids': { type: 'string' }, chunk: { type: 'string' }, plus: { type: 'boolean' } },
+    usage,
+  );
   const prefix = idList(v['prefix-ids'], 'prefix-ids');
   const context = idList(v['context-ids'], 'context-ids');
   if (context.length === 0) throw new EngineError('bad-input', '--context-ids needs at least one token id');
@@ -45,7 +48,9 @@ async function kvzipScores(argv: string[], signal: AbortSignal): Promise<number>
   const { cache } = await prefillContext(model, prefix, context, { signal });
   const grid = await new KVzipPress(chunk, !!v.plus).score({ model, cache, prefixLength: prefix.length, contextIds: context, postfix, signal });
   const scores = Array.from({ length: grid.layers }, (_, l) =>
-    Array.from({ length: grid.kvHeads }, (_, h) => Array.from(grid.data.subarray((l * grid.kvHeads + h) * grid.length, (l * grid.kvHeads + h + 1) * grid.length))),
+    Array.from({ length: grid.kvHeads }, (_, h) =>
+      Array.from(grid.data.subarray((l * grid.kvHeads + h) * grid.length, (l * grid.kvHeads + h + 1) * grid.length)),
+    ),
   );
   printJson({ scores, chunk_leads: chunkLeads(model.tokenizer, context, postfix, chunk) });
   await model.dispose();

@@ -1,10 +1,18 @@
 // Options every model-running command shares: which model, on which device, with which weights.
-import { describeFallbacks, deviceClass, DEVICES, Device } from '../engine/runtime/session';
-import { chooseModel } from '../engine/hub/choose';
+import {
+  chooseModel,
+  describeFallbacks,
+  deviceClass,
+  DEVICES,
+  EngineError,
+  LoadOptions,
+  Model,
+  WEIGHT_CHOICES,
+  WeightChoice,
+  weightsNotice,
+  type Device,
+} from '../engine';
 import { drawBar } from './progress-bar';
-import { EngineError } from '../engine/errors';
-import { LoadOptions, Model } from '../engine/model/model';
-import { WEIGHT_CHOICES, WeightChoice, weightsNotice } from '../engine/model/choose-weights';
 import { Options } from './args';
 
 export const modelOptions = {
@@ -37,10 +45,15 @@ export function loadOptions(v: ModelFlags): LoadOptions {
 /** The model `--model` names (a folder or a hub id, downloaded if needed), or the default one. */
 export async function loadModel(v: ModelFlags, signal?: AbortSignal): Promise<Model> {
   const opts = loadOptions(v);
-  const chosen = await chooseModel(v.model, deviceClass(opts.device ?? 'auto'), { signal, onProgress: process.stderr.isTTY ? (p) => drawBar(process.stderr, p) : undefined });
+  const chosen = await chooseModel(v.model, deviceClass(opts.device ?? 'auto'), {
+    signal,
+    onProgress: process.stderr.isTTY ? (p) => drawBar(process.stderr, p) : undefined,
+  });
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-  if (chosen.fallbackReason) process.stderr.write(`repozip: ${chosen.fallbackReason}; using the bundled tiny demo model instead (its answers are not useful: pass --model)\n`);
+  if (chosen.fallbackReason)
+    process.stderr.write(`repozip: ${chosen.fallbackReason}; using the bundled tiny demo model instead (its answers are not useful: pass --model)\n`);
   const model = await Model.load(chosen.dir, opts);
+  if (model.info.reconverted) process.stderr.write(`repozip: ${model.info.reconverted}\n`);
   if (model.info.fallbacks.length) process.stderr.write(`repozip: ${describeFallbacks(model.device, model.info.fallbacks)}\n`);
   const notice = weightsNotice(model.info.weights, model.info.weightsWhy);
   if (notice) process.stderr.write(`repozip: ${notice}\n`);

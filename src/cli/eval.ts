@@ -1,24 +1,32 @@
 // `repozip eval recall`: the fidelity benchmark (see src/engine/eval/recall.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildRepoContext } from '../repo';
-import { EngineError } from '../engine/errors';
-import { evalRecall, RecallReport } from '../engine/eval/recall';
-import { recallPlot } from '../engine/eval/plot';
-import { Press } from '../engine/kv/press';
-import { makePress, PRESS_NAMES, withBudget } from '../engine/kv/presses';
-import { KVZIP_CHUNK } from '../engine/kv/presses/kvzip';
-import { KVzipHeadPress } from '../engine/kv/presses/kvzip-head';
-import { calibrationDir, headScores } from '../engine/kv/presses/head-scores';
-import { BUDGET_MODES, BudgetMode, DEFAULT_BUDGET } from '../engine/kv/select';
-import { installRoot } from '../engine/hub/catalogue';
-import { contextLimit } from '../engine/service';
+import { buildRepoContext, emptyContextMessage } from '../repo';
+import {
+  BUDGET_MODES,
+  BudgetMode,
+  calibrationDir,
+  contextLimit,
+  DEFAULT_BUDGET,
+  EngineError,
+  evalRecall,
+  headScores,
+  installRoot,
+  KVZIP_CHUNK,
+  PRESS_NAMES,
+  pressEntry,
+  recallPlot,
+  RecallReport,
+  withBudget,
+} from '../engine';
 import { numberOpt, parse } from './args';
 import { Command, printJson } from './command';
+import { runModes } from './eval-modes';
 import { loadModel, modelOptions } from './engine-opts';
 
 const usage =
-  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,kvzip@global,snapkv,...|none] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|safeguard|layer-uniform|head-uniform|pyramid] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]';
+  'repozip eval recall --repo DIR --model DIR [--max-context N] [--queries 50] [--seed 1] [--prompt-tokens 32] [--target-tokens 16] [--presses kvzip,kvzip@global,snapkv,...|none] [--ratios 1,0.5,0.3,0.2,0.1] [--mode global|safeguard|layer-uniform|head-uniform|pyramid] [--chunk N] [--calibration DIR] [--plot FILE.svg] [--json]\n' +
+  '       repozip eval recall --repo DIR --model DIR --modes truncate,select,compact,oracle,epic [--segment-tokens N] [--epic-tokens 16] [--presses kvzip] [--ratios 1,0.3] [...]   (the whole repository, segmented)';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -43,6 +51,9 @@ export const evalCommand: Command = {
         chunk: { type: 'string' },
         calibration: { type: 'string' },
         plot: { type: 'string' },
+        modes: { type: 'string' },
+        'segment-tokens': { type: 'string' },
+        'epic-tokens': { type: 'string' },
       },
       usage,
     );
@@ -55,29 +66,51 @@ export const evalCommand: Command = {
     const chunk = numberOpt(v.chunk, 'chunk', KVZIP_CHUNK, 1);
     const model = await loadModel(v);
     try {
-      const frame = model.tokenizer.chatFrame(null);
-      const limit = contextLimit(model.config.maxPositions, frame.prefix.length, chunk);
-      const maxContext = numberOpt(v['max-context'], 'max-context', limit, 1);
-      if (maxContext > limit) throw new EngineError('bad-input', `--max-context ${maxContext} does not fit the model's ${model.config.maxPositions} positions with a KVzip pass of chunk ${chunk} (at most ${limit})`);
-      const repo = await buildRepoContext({ root: v.repo, tokenizer: model.tokenizer, maxTokens: maxContext, signal });
-      const presses: Press[] = [];
-      for (const spec of names) {
-        const [name, budget] = spec.split('@');
-        const press = name !== 'kvzip-head' ? makePress(name, { chunk }) : new KVzipHeadPress(await headScores(model, v.calibration ?? calibrationDir(installRoot()), limit, chunk, signal));
-        presses.push(budget === undefined ? press : withBudget(press, budget));
-      }
-      const report = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
-        presses,
+      const common = {
         ratios,
-        mode,
+        budgetMode: mode,
+        chunk,
         queries: numberOpt(v.queries, 'queries', 50, 1),
         seed: numberOpt(v.seed, 'seed', 1),
         promptTokens: numberOpt(v['prompt-tokens'], 'prompt-tokens', 32, 1),
         targetTokens: numberOpt(v['target-tokens'], 'target-tokens', 16, 1),
+      };
+      if (v.modes) {
+        // the whole repository, segmented: one press (the first named), every way of answering
+        await runModes(model, v.repo, { ...v, modes: v.modes }, { ...common, press: pressEntry(names[0] ?? 'kvzip').make({ chunk }) }, signal);
+        return 0;
+      }
+      const frame = model.tokenizer.chatFrame(null);
+      const limit = contextLimit(model.config.maxPositions, frame.prefix.length, chunk);
+      const maxContext = numberOpt(v['max-context'], 'max-context', limit, 1);
+      if (maxContext > limit)
+        throw new EngineError(
+          'bad-input',
+          `--max-context ${maxContext} does not fit the model's ${model.config.maxPositions} positions with a KVzip pass of chunk ${chunk} (at most ${limit})`,
+        );
+      const repo = await buildRepoContext({ root: v.repo, tokenizer: model.tokenizer, maxTokens: maxContext, signal });
+      const specs = names.map((spec) => spec.split('@'));
+      const entries = specs.map(([id]) => pressEntry(id));
+      const calibration = entries.some((e) => e.needsCalibration)
+        ? await headScores(model, v.calibration ?? calibrationDir(installRoot()), limit, chunk, signal)
+        : undefined;
+      const presses = specs.map(([, budget], i) => {
+        const press = entries[i].make({ chunk, headScores: calibration });
+        return budget === undefined ? press : withBudget(press, budget);
+      });
+      const report = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
+        presses,
+        ...common,
+        mode,
+        whyEmpty: emptyContextMessage(v.repo, repo, repo.leftOut, maxContext),
         signal,
         onProgress: v.json ? undefined : (what) => process.stderr.write(`${what}\n`),
       });
-      if (v.plot) fs.writeFileSync(v.plot, recallPlot(report, `recall on ${path.basename(path.resolve(v.repo))} (${report.contextTokens} tokens, ${report.queries} queries)`));
+      if (v.plot)
+        fs.writeFileSync(
+          v.plot,
+          recallPlot(report, `recall on ${path.basename(path.resolve(v.repo))} (${report.contextTokens} tokens, ${report.queries} queries)`),
+        );
       if (v.json) printJson({ model: v.model, repo: v.repo, mode, ...report });
       else console.log(table(report));
       return 0;

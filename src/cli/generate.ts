@@ -1,11 +1,11 @@
 // `repozip generate`: a prompt in, a continuation out (streamed to stdout, or one JSON document).
-import { generate } from '../engine/generate';
-import { EngineError } from '../engine/errors';
+import { EngineError, generate } from '../engine';
 import { numberOpt, parse } from './args';
 import { Command, printJson } from './command';
 import { loadModel, modelOptions } from './engine-opts';
 
-const usage = 'repozip generate --model DIR --prompt TEXT [--max-tokens N] [--greedy | --temperature T --top-p P --seed S] [--raw] [--stop S]... [--device D] [--json]';
+const usage =
+  'repozip generate --model DIR --prompt TEXT [--max-tokens N] [--greedy | --temperature T --top-p P --seed S] [--raw] [--stop S]... [--device D] [--json]';
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -49,7 +49,15 @@ export const generateCommand: Command = {
       onText: v.json ? undefined : (d) => process.stdout.write(d),
     });
     if (v.json) {
-      printJson({ text: out.text, ids: out.ids, stop: out.stop, promptTokens: out.promptTokens, device: model.device, fallbacks: model.info.fallbacks, timings: { prefillMs: out.prefillMs, firstTokenMs: out.firstTokenMs, decodeMsPerToken: out.decodeMsPerToken } });
+      printJson({
+        text: out.text,
+        ids: out.ids,
+        stop: out.stop,
+        promptTokens: out.promptTokens,
+        device: model.device,
+        fallbacks: model.info.fallbacks,
+        timings: { prefillMs: out.prefillMs, firstTokenMs: out.firstTokenMs, decodeMsPerToken: out.decodeMsPerToken },
+      });
     } else process.stdout.write('\n');
     await model.dispose();
     return 0;

@@ -1,11 +1,17 @@
 // `repozip` — the command-line face of the engine. Every subcommand lives in its own file.
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../engine';
 import { Command } from './command';
 import { commands } from './commands';
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
-  return ['usage: repozip <command> [options]', '', ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`), '', 'repozip <command> --help shows its options.'].join('\n');
+  return [
+    'usage: repozip <command> [options]',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'repozip <command> --help shows its options.',
+  ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {

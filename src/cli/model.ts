@@ -1,12 +1,7 @@
 // `repozip model pull|ls` — get models from the Hugging Face hub and see what is downloaded.
 // On a terminal a pull draws one progress line; piped (or with --json) it writes one JSON event
 // per line, which is what the extension and scripts read.
-import { EngineError } from '../engine/errors';
-import { pullModel } from '../engine/hub/download';
-import { formatBytes } from '../engine/hub/format';
-import { listCachedModels } from '../engine/hub/layout';
-import { Progress } from '../engine/hub/progress';
-import { hubSettings } from '../engine/hub/settings';
+import { EngineError, formatBytes, hubSettings, listCachedModels, Progress, pullModel } from '../engine';
 import { parse } from './args';
 import { Command, printJson } from './command';
 import { drawBar } from './progress-bar';

@@ -1,6 +1,5 @@
 // The download progress line shared by `model pull` and commands that fetch a model first.
-import { formatBytes, formatDuration } from '../engine/hub/format';
-import { Progress } from '../engine/hub/progress';
+import { formatBytes, formatDuration, Progress } from '../engine';
 
 /** One line, redrawn in place: file, percent, bytes, rate, ETA. */
 export function drawBar(out: NodeJS.WriteStream, p: Progress): void {
@@ -11,4 +10,3 @@ export function drawBar(out: NodeJS.WriteStream, p: Progress): void {
   const line = `${p.file}  ${String(Math.floor(fraction * 100)).padStart(3)}% [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${formatBytes(p.bytesAll)} / ${formatBytes(p.totalAll)}  ${formatBytes(p.rate)}/s${eta}`;
   out.write(`\r${line.slice(0, (out.columns || 100) - 1)}\x1b[K`);
 }
-

@@ -1,8 +1,6 @@
 // `repozip index` and `repozip ask`: build (or find) a repository's compressed cache, and answer
 // from it. Both run the engine service in this process.
-import { EngineError } from '../engine/errors';
-import { EngineService } from '../engine/service';
-import type { EngineEvent, EngineSettings, RepoSettings } from '../engine/worker/protocol';
+import { EngineError, EngineService, type AnswerContext, type EngineEvent, type EngineSettings, type RepoSettings } from '../engine';
 import { numberOpt, parse } from './args';
 import { Command, printJson } from './command';
 import { loadOptions, modelOptions } from './engine-opts';
@@ -11,14 +9,21 @@ const repoOptions = {
   ...modelOptions,
   ratio: { type: 'string' },
   press: { type: 'string' },
-  'max-context': { type: 'string' },
+  'segment-tokens': { type: 'string' },
+  compose: { type: 'string' },
   include: { type: 'string', multiple: true },
   exclude: { type: 'string', multiple: true },
   int8: { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const;
 
-type RepoFlags = { [K in keyof typeof repoOptions]?: (typeof repoOptions)[K] extends { multiple: true } ? string[] : (typeof repoOptions)[K]['type'] extends 'boolean' ? boolean : string };
+type RepoFlags = {
+  [K in keyof typeof repoOptions]?: (typeof repoOptions)[K] extends { multiple: true }
+    ? string[]
+    : (typeof repoOptions)[K]['type'] extends 'boolean'
+      ? boolean
+      : string;
+};
 
 function settings(root: string | undefined, v: RepoFlags, usage: string): { engine: EngineSettings; repo: RepoSettings } {
   if (!root) throw new EngineError('bad-input', `a repository folder is required\nusage: ${usage}`);
@@ -29,7 +34,8 @@ function settings(root: string | undefined, v: RepoFlags, usage: string): { engi
       root,
       ratio: numberOpt(v.ratio, 'ratio', 0.3, 1e-6, 1),
       press: v.press,
-      maxContextTokens: v['max-context'] === undefined ? undefined : numberOpt(v['max-context'], 'max-context', 0, 1),
+      segmentTokens: v['segment-tokens'] === undefined ? undefined : numberOpt(v['segment-tokens'], 'segment-tokens', 0, 64),
+      compose: v.compose as RepoSettings['compose'],
       include: v.include,
       exclude: v.exclude,
       kvDtype: v.int8 ? 'int8' : 'fp16',
@@ -51,7 +57,8 @@ function progress(quiet: boolean | undefined) {
   };
 }
 
-const indexUsage = 'repozip index <repoDir> [--model DIR|org/name] [--ratio 0.3] [--press kvzip] [--max-context N] [--include GLOB]... [--exclude GLOB]... [--int8] [--cache-dir D] [--device D] [--json]';
+const indexUsage =
+  'repozip index <repoDir> [--model DIR|org/name] [--ratio 0.3] [--press kvzip] [--segment-tokens N] [--include GLOB]... [--exclude GLOB]... [--int8] [--cache-dir D] [--device D] [--json]';
 
 export const indexCommand: Command = {
   name: 'index',
@@ -67,10 +74,19 @@ export const indexCommand: Command = {
       if (process.stderr.isTTY && !v.json && !v.quiet) process.stderr.write('\n');
       if (v.json) printJson({ ...r, placement: service.placement });
       else {
-        console.log(`${r.reused ? 'reused' : r.builtElsewhere ? 'built by another process' : 'built'} cache ${r.key.slice(0, 16)}`);
-        console.log(`files: ${r.files.included} included, ${r.files.skipped.length} skipped, ${r.files.leftOut.length} left out by the token budget`);
-        console.log(`tokens: ${r.tokens.context} context + ${r.tokens.prefix} prefix; kept ratio ${r.keptRatio}; ${(r.bytesOnDisk / 1e6).toFixed(2)} MB on disk`);
-        console.log(`timings (ms): ${Object.entries(r.timings).map(([k, t]) => `${k} ${t.toFixed(0)}`).join(', ')}`);
+        const sg = r.segments;
+        console.log(
+          `${r.reused ? 'reused' : 'built'} cache ${r.key.slice(0, 16)}: ${sg.total} segments (${sg.reused} reused, ${sg.built} built${sg.failed.length ? `, ${sg.failed.length} failed` : ''})`,
+        );
+        console.log(`files: ${r.files.included} included, ${r.files.skipped.length} skipped`);
+        console.log(
+          `tokens: ${r.tokens.context} context + ${r.tokens.prefix} anchor; kept ratio ${r.keptRatio}; ${(r.bytesOnDisk / 1e6).toFixed(2)} MB on disk`,
+        );
+        console.log(
+          `timings (ms): ${Object.entries(r.timings)
+            .map(([k, t]) => `${k} ${t.toFixed(0)}`)
+            .join(', ')}`,
+        );
       }
       return 0;
     } finally {
@@ -79,14 +95,19 @@ export const indexCommand: Command = {
   },
 };
 
-const askUsage = 'repozip ask <repoDir> [--model DIR|org/name] [--max-tokens N] [--temperature T] [--no-build] [index options] [--json] "question"';
+const askUsage =
+  'repozip ask <repoDir> [--model DIR|org/name] [--max-tokens N] [--temperature T] [--no-build] [--compose select|compact] [--file PATH] [index options] [--json] "question"';
 
 export const askCommand: Command = {
   name: 'ask',
   summary: 'answer a question from the repository cache (built first if needed)',
   usage: askUsage,
   async run(argv, signal) {
-    const { values: v, positionals } = parse(argv, { ...repoOptions, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'no-build': { type: 'boolean' } }, askUsage);
+    const { values: v, positionals } = parse(
+      argv,
+      { ...repoOptions, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'no-build': { type: 'boolean' }, file: { type: 'string' } },
+      askUsage,
+    );
     const [root, ...words] = positionals;
     const question = words.join(' ').trim();
     if (!question) throw new EngineError('bad-input', `a question is required\nusage: ${askUsage}`);
@@ -95,7 +116,14 @@ export const askCommand: Command = {
     try {
       const showProgress = progress(v.quiet || v.json);
       const r = await service.ask(
-        { ...p, question, maxTokens: numberOpt(v['max-tokens'], 'max-tokens', 512, 1), temperature: numberOpt(v.temperature, 'temperature', 0, 0, 10), build: !v['no-build'] },
+        {
+          ...p,
+          question,
+          maxTokens: numberOpt(v['max-tokens'], 'max-tokens', 512, 1),
+          temperature: numberOpt(v.temperature, 'temperature', 0, 0, 10),
+          build: !v['no-build'],
+          editor: v.file ? { activeFile: v.file } : undefined,
+        },
         {
           signal,
           emit: (e) => {
@@ -105,10 +133,19 @@ export const askCommand: Command = {
         },
       );
       if (v.json) printJson({ ...r, placement: service.placement });
-      else process.stdout.write(`\n\n[${r.cacheReused ? 'cache reused' : 'cache built'}; first token after ${r.firstTokenMs.toFixed(0)} ms; ${r.tokens} tokens]\n`);
+      else
+        process.stdout.write(
+          `\n\n[${r.cacheReused ? 'cache reused' : 'cache built'}; first token after ${r.firstTokenMs.toFixed(0)} ms; ${r.tokens} tokens]\n[${contextLine(r.context)}]\n`,
+        );
       return 0;
     } finally {
       await service.dispose();
     }
   },
 };
+
+/** "context: 6 of 41 segments (select) — src/a.ts, src/b.ts and 9 more" */
+export function contextLine(c: AnswerContext): string {
+  const files = c.files.length > 4 ? `${c.files.slice(0, 4).join(', ')} and ${c.files.length - 4} more` : c.files.join(', ');
+  return `context: ${c.segments} of ${c.totalSegments} segments (${c.mode}) — ${files}`;
+}

@@ -56,8 +56,15 @@ export function estimatePeak(c: ModelConfig, weightBytes: number, weightFormat: 
 
 const GB = 1024 ** 3;
 
-/** Throws `out-of-memory` with a smaller token budget that would fit, when the estimate exceeds what is available. */
-export function checkMemory(c: ModelConfig, weightBytes: number, weightFormat: WeightFormat, tokens: number, chunk: number, available = availableMemory()): MemoryEstimate {
+/** Throws `out-of-memory` with a smaller segment size that would fit, when the estimate exceeds what is available. */
+export function checkMemory(
+  c: ModelConfig,
+  weightBytes: number,
+  weightFormat: WeightFormat,
+  tokens: number,
+  chunk: number,
+  available = availableMemory(),
+): MemoryEstimate {
   const est = estimatePeak(c, weightBytes, weightFormat, tokens, chunk);
   const int4Helps = weightFormat !== 'int4';
   if (est.total <= available * 0.9) return est;
@@ -65,7 +72,7 @@ export function checkMemory(c: ModelConfig, weightBytes: number, weightFormat: W
   while (fits > 256 && estimatePeak(c, weightBytes, weightFormat, fits, chunk).total > available * 0.9) fits = Math.floor(fits * 0.8);
   const hint =
     fits > 256 && estimatePeak(c, weightBytes, weightFormat, fits, chunk).total <= available * 0.9
-      ? `set maxContextTokens to about ${fits}${int4Helps ? ', or use int4 weights' : ''}`
+      ? `set segmentTokens to about ${fits}${int4Helps ? ', or use int4 weights' : ''}`
       : `use a smaller model${int4Helps ? ' or int4 weights' : ''}`;
   throw new EngineError(
     'out-of-memory',

@@ -19,7 +19,14 @@ export class SnapshotMemo {
   constructor(readonly dir: string) {}
 
   private file(root: string, settings: string): string {
-    return path.join(this.dir, crypto.createHash('sha256').update(`${path.resolve(root)}\0${settings}`).digest('hex').slice(0, 32) + '.json');
+    return path.join(
+      this.dir,
+      crypto
+        .createHash('sha256')
+        .update(`${path.resolve(root)}\0${settings}`)
+        .digest('hex')
+        .slice(0, 32) + '.json',
+    );
   }
 
   /** The record for this repository and settings when its fingerprint still matches. */
@@ -30,6 +37,11 @@ export class SnapshotMemo {
     } catch {
       return null;
     }
+  }
+
+  /** Drops the record: the snapshot it names lost a segment, so the next call lists the repository and builds. */
+  forget(root: string, settings: string): void {
+    fs.rmSync(this.file(root, settings), { force: true });
   }
 
   remember(root: string, settings: string, rec: MemoRecord): void {

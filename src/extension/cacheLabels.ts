@@ -22,9 +22,15 @@ export function statusBarText(s: CacheStatus): StatusBarText {
     case 'building':
       return { text: `$(sync~spin) repozip: building ${percent(s.fraction)}`, tooltip: `${s.message}. ${actions}` };
     case 'ready':
-      return { text: `$(database) repozip: ready · ${formatBytes(s.bytes)} · ${percent(s.keptRatio)} kept`, tooltip: `The cache matches the workspace files. ${actions}` };
+      return {
+        text: `$(database) repozip: ready · ${formatBytes(s.bytes)} · ${percent(s.keptRatio)} kept`,
+        tooltip: `The cache matches the workspace files. ${actions}`,
+      };
     case 'stale':
-      return { text: `$(warning) repozip: stale · ${files(s.changedFiles)} changed`, tooltip: `${files(s.changedFiles)} changed since the cache was built. ${actions}` };
+      return {
+        text: `$(warning) repozip: stale · ${files(s.changedFiles)} changed`,
+        tooltip: `${files(s.changedFiles)} changed since the cache was built. ${actions}`,
+      };
     case 'error':
       return { text: '$(error) repozip: error', tooltip: `${s.message}\n${actions}` };
   }

@@ -19,6 +19,8 @@ export interface AnswerOptions {
   maxTokens?: number;
   /** Told the snapshot key the answer came from (hover explanations are kept under it). */
   onSnapshot?: (key: string) => void;
+  /** A hover's symbol files (its own first), still being looked up when the question starts. */
+  symbolFiles?: PromiseLike<string[]>;
 }
 
 /** The panel messages that are not about the conversation itself. */
@@ -117,14 +119,18 @@ export class Chat {
    * Asks a question and streams the answer into the panel. Resolves with the finished turn, or
    * undefined when another answer is still streaming (one at a time, as the panel allows).
    */
-  async ask(question: string, opts: Pick<AnswerOptions, 'maxTokens' | 'onSnapshot'> = {}): Promise<Turn | undefined> {
+  async ask(question: string, opts: Pick<AnswerOptions, 'maxTokens' | 'onSnapshot' | 'symbolFiles'> = {}): Promise<Turn | undefined> {
     if (this.streaming) return undefined;
     const id = `t${this.now().toString(36)}${(this.seq++).toString(36)}`;
     const controller = new AbortController();
     this.streaming = { id, controller };
     this.emit({ type: 'answer-start', turnId: id, question, at: this.now() });
     try {
-      const stats = await this.deps.answer(question, { ...opts, signal: controller.signal, onText: (text) => this.streaming?.id === id && this.emit({ type: 'answer-delta', turnId: id, text }) });
+      const stats = await this.deps.answer(question, {
+        ...opts,
+        signal: controller.signal,
+        onText: (text) => this.streaming?.id === id && this.emit({ type: 'answer-delta', turnId: id, text }),
+      });
       this.end(id, { status: 'done', stats });
     } catch (e) {
       const d = describeError(e);

@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { chatHtml, makeNonce } from '../webview/html';
 import type { Chat } from './chat';
+import type { Services } from './services';
 
 export const CHAT_VIEW = 'repozip.chat';
 
@@ -18,7 +19,13 @@ export class ChatView implements vscode.WebviewViewProvider {
     const webview = view.webview;
     webview.options = { enableScripts: true, localResourceRoots: [media] };
     const uri = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(media, name)).toString();
-    webview.html = chatHtml({ cspSource: webview.cspSource, nonce: makeNonce(), scriptUri: uri('chat.js'), styleUri: uri('chat.css'), codiconUri: uri('codicon.css') });
+    webview.html = chatHtml({
+      cspSource: webview.cspSource,
+      nonce: makeNonce(),
+      scriptUri: uri('chat.js'),
+      styleUri: uri('chat.css'),
+      codiconUri: uri('codicon.css'),
+    });
     const sub = webview.onDidReceiveMessage((m) => this.chat.receive(m));
     this.chat.attach((m) => void webview.postMessage(m));
     view.onDidDispose(() => {
@@ -31,4 +38,8 @@ export class ChatView implements vscode.WebviewViewProvider {
   static reveal(): Thenable<unknown> {
     return vscode.commands.executeCommand(`${CHAT_VIEW}.focus`);
   }
+}
+
+export function registerChatView(context: vscode.ExtensionContext, s: Services): void {
+  context.subscriptions.push(vscode.window.registerWebviewViewProvider(CHAT_VIEW, new ChatView(context.extensionUri, s.chat)));
 }

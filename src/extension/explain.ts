@@ -51,7 +51,9 @@ export class Explanations {
     private readonly max = 200,
   ) {
     const saved = store.get<unknown>(EXPLANATIONS_KEY);
-    const pairs = Array.isArray(saved) ? saved.filter((p): p is [string, string] => Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'string') : [];
+    const pairs = Array.isArray(saved)
+      ? saved.filter((p): p is [string, string] => Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'string')
+      : [];
     this.entries = new Map(pairs.slice(-max));
   }
 
@@ -65,5 +67,21 @@ export class Explanations {
     this.entries.set(key, text);
     while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
     void this.store.update(EXPLANATIONS_KEY, [...this.entries]);
+  }
+}
+
+/** The background explanation in flight (auto hover mode): at most one, and a user's question stops it. */
+export class BackgroundRun {
+  private controller: AbortController | undefined;
+
+  /** Stops the one before; the new one's signal. */
+  start(): AbortSignal {
+    this.stop();
+    this.controller = new AbortController();
+    return this.controller.signal;
+  }
+
+  stop(): void {
+    this.controller?.abort();
   }
 }

@@ -20,13 +20,27 @@ export async function chooseModel(extensionPath: string, current: string, call: 
     { label: '$(folder) Local folder…', action: 'folder' },
   );
   if (current) items.push({ label: '$(discard) The default for this device', action: 'default' });
-  const pick = await vscode.window.showQuickPick(items, { title: 'repozip: Choose Model', placeHolder: current ? `Now: ${current}` : 'Now: the default for this device', matchOnDescription: true, matchOnDetail: true });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'repozip: Choose Model',
+    placeHolder: current ? `Now: ${current}` : 'Now: the default for this device',
+    matchOnDescription: true,
+    matchOnDetail: true,
+  });
   if (!pick) return undefined;
   let spec = pick.spec;
   if (pick.action === 'hub') {
-    spec = await vscode.window.showInputBox({ title: 'Hugging Face model id', prompt: 'org/name or org/name@revision: a transformers model with safetensors weights and a tokenizer.json', validateInput: (v) => (HUB_ID.test(v.trim()) ? undefined : 'Expected org/name[@revision]') });
+    spec = await vscode.window.showInputBox({
+      title: 'Hugging Face model id',
+      prompt: 'org/name or org/name@revision: a transformers model with safetensors weights and a tokenizer.json',
+      validateInput: (v) => (HUB_ID.test(v.trim()) ? undefined : 'Expected org/name[@revision]'),
+    });
   } else if (pick.action === 'folder') {
-    const dirs = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model', title: 'A folder with config.json, tokenizer.json and *.safetensors' });
+    const dirs = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      openLabel: 'Use this model',
+      title: 'A folder with config.json, tokenizer.json and *.safetensors',
+    });
     spec = dirs?.[0]?.fsPath;
   } else if (pick.action === 'default') {
     spec = '';
@@ -40,26 +54,41 @@ export async function chooseModel(extensionPath: string, current: string, call: 
 
 /** Downloads (or checks) a model with a cancellable progress notification; false when it failed. */
 export function pull(spec: string, call: EngineCall): Thenable<boolean> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `repozip: getting ${spec}`, cancellable: true }, async (progress, token) => {
-    const controller = new AbortController();
-    token.onCancellationRequested(() => controller.abort());
-    const increments = new Increments();
-    try {
-      await call('pull', { model: spec }, { signal: controller.signal, onEvent: (e) => progress.report({ message: downloadMessage(e), increment: increments.next(e.totalAll ? e.bytesAll / e.totalAll : 0) }) });
-      return true;
-    } catch (e) {
-      const d = describeError(e);
-      if (d.cancelled) return false;
-      const gated = /gated|token/i.test(d.message);
-      const choice = await vscode.window.showErrorMessage(`repozip: ${d.message}`, ...(gated ? ['Set Hugging Face Token'] : []));
-      if (choice) void vscode.commands.executeCommand('repozip.setHfToken');
-      return false;
-    }
-  });
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `repozip: getting ${spec}`, cancellable: true },
+    async (progress, token) => {
+      const controller = new AbortController();
+      token.onCancellationRequested(() => controller.abort());
+      const increments = new Increments();
+      try {
+        await call(
+          'pull',
+          { model: spec },
+          {
+            signal: controller.signal,
+            onEvent: (e) => progress.report({ message: downloadMessage(e), increment: increments.next(e.totalAll ? e.bytesAll / e.totalAll : 0) }),
+          },
+        );
+        return true;
+      } catch (e) {
+        const d = describeError(e);
+        if (d.cancelled) return false;
+        const gated = /gated|token/i.test(d.message);
+        const choice = await vscode.window.showErrorMessage(`repozip: ${d.message}`, ...(gated ? ['Set Hugging Face Token'] : []));
+        if (choice) void vscode.commands.executeCommand('repozip.setHfToken');
+        return false;
+      }
+    },
+  );
 }
 
 export async function setToken(secrets: vscode.SecretStorage): Promise<void> {
-  const token = await vscode.window.showInputBox({ title: 'Hugging Face token', prompt: 'For gated models (accept the licence on the model page first). Kept in VS Code\'s secret storage; empty removes it.', password: true, ignoreFocusOut: true });
+  const token = await vscode.window.showInputBox({
+    title: 'Hugging Face token',
+    prompt: "For gated models (accept the licence on the model page first). Kept in VS Code's secret storage; empty removes it.",
+    password: true,
+    ignoreFocusOut: true,
+  });
   if (token === undefined) return;
   if (token.trim()) await secrets.store(TOKEN_SECRET, token.trim());
   else await secrets.delete(TOKEN_SECRET);

@@ -10,6 +10,8 @@ const SLICES: Partial<Record<Phase, [number, number]>> = {
   loading: [0, 0.04],
   listing: [0.04, 0.08],
   tokenizing: [0.08, 0.12],
+  // a segmented build: each segment is prefilled and scored in turn, so segments count the work
+  segments: [0.12, 0.95],
   prefill: [0.12, 0.5],
   scoring: [0.5, 0.95],
   writing: [0.95, 1],
@@ -20,10 +22,12 @@ const LABELS: Record<Phase, string> = {
   loading: 'Loading the model',
   listing: 'Listing files',
   tokenizing: 'Tokenizing',
+  segments: 'Compressing the repository, segment by segment',
   prefill: 'Reading the repository (prefill)',
   scoring: 'KVzip scoring',
   writing: 'Writing the cache',
   waiting: 'Waiting for another window building the same cache',
+  composing: 'Loading the parts of the cache this question needs',
   answering: 'Answering',
 };
 

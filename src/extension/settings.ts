@@ -1,24 +1,25 @@
 // The extension's settings (contributes.configuration in package.json) and what they become in the
 // engine's calls. vscode-free: main.ts hands in a getter over workspace.getConfiguration('repozip').
-import type { AskParams, EngineSettings, RepoSettings } from '../engine/worker/protocol';
+import { WEIGHT_CHOICES, type WeightChoice } from '../engine/model/choose-weights';
+import { DEVICES, type Device } from '../engine/devices';
+import { COMPOSE_MODES, type AskParams, type ComposeMode, type EditorContext, type EngineSettings, type RepoSettings } from '../engine/worker/protocol';
 
-export const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'webgpu', 'coreml'] as const;
 export const AUTO_BUILD = ['onFirstQuestion', 'onChange', 'never'] as const;
 export const HOVER_MODES = ['off', 'link', 'auto'] as const;
-export const WEIGHTS = ['auto', 'fp32', 'fp16', 'int4'] as const;
 
 export interface Settings {
   /** A hub id or a model folder; '' lets the engine pick the catalogue default for the device. */
   model: string;
-  device: (typeof DEVICES)[number];
+  device: Device;
   /** auto: the engine decides per device and memory (fp16 on a GPU; fp32 or int4 on the CPU) and says so. */
-  weights: (typeof WEIGHTS)[number];
+  weights: WeightChoice;
   /** Fraction of the context's KV entries kept. */
   ratio: number;
   include: string[];
   exclude: string[];
-  /** 0: as many as the model's positions allow. */
-  maxContextTokens: number;
+  /** Tokens per segment; 0: chosen from the model's positions. */
+  segmentTokens: number;
+  compose: ComposeMode;
   maxAnswerTokens: number;
   temperature: number;
   /** Disk budget for this workspace's snapshots; older ones are evicted beyond it. */
@@ -35,7 +36,8 @@ export const DEFAULTS: Settings = {
   ratio: 0.3,
   include: [],
   exclude: [],
-  maxContextTokens: 0,
+  segmentTokens: 0,
+  compose: 'compact',
   maxAnswerTokens: 512,
   temperature: 0,
   cacheBudgetMB: 4096,
@@ -51,7 +53,8 @@ export const KEYS: { [K in keyof Settings]: string } = {
   ratio: 'ratio',
   include: 'include',
   exclude: 'exclude',
-  maxContextTokens: 'maxContextTokens',
+  segmentTokens: 'segmentTokens',
+  compose: 'compose',
   maxAnswerTokens: 'maxAnswerTokens',
   temperature: 'temperature',
   cacheBudgetMB: 'cacheBudgetMB',
@@ -74,11 +77,12 @@ export function readSettings(get: Get): Settings {
   return {
     model: typeof v('model') === 'string' ? (v('model') as string).trim() : DEFAULTS.model,
     device: oneOf(DEVICES, v('device'), DEFAULTS.device),
-    weights: oneOf(WEIGHTS, v('weights'), DEFAULTS.weights),
+    weights: oneOf(WEIGHT_CHOICES, v('weights'), DEFAULTS.weights),
     ratio: numberIn(v('ratio'), DEFAULTS.ratio, 0.01, 1),
     include: strings(v('include')),
     exclude: strings(v('exclude')),
-    maxContextTokens: Math.floor(numberIn(v('maxContextTokens'), DEFAULTS.maxContextTokens, 0, 10_000_000)),
+    segmentTokens: Math.floor(numberIn(v('segmentTokens'), DEFAULTS.segmentTokens, 0, 1_000_000)),
+    compose: oneOf(COMPOSE_MODES, v('compose'), DEFAULTS.compose),
     maxAnswerTokens: Math.floor(numberIn(v('maxAnswerTokens'), DEFAULTS.maxAnswerTokens, 1, 32_768)),
     temperature: numberIn(v('temperature'), DEFAULTS.temperature, 0, 2),
     cacheBudgetMB: numberIn(v('cacheBudgetMB'), DEFAULTS.cacheBudgetMB, 1, 1_048_576),
@@ -107,13 +111,14 @@ export function engineParams(s: Settings, places: Places): EngineParams {
   const repo: RepoSettings = { root: places.root, ratio: s.ratio, budgetBytes: Math.round(s.cacheBudgetMB * 1024 * 1024) };
   if (s.include.length) repo.include = s.include;
   if (s.exclude.length) repo.exclude = s.exclude;
-  if (s.maxContextTokens > 0) repo.maxContextTokens = s.maxContextTokens;
+  if (s.segmentTokens > 0) repo.segmentTokens = s.segmentTokens;
+  if (s.compose !== DEFAULTS.compose) repo.compose = s.compose;
   return { engine, repo };
 }
 
 /** A question's parameters; `build` lets the engine build a missing cache unless the user said never. */
-export function askParams(s: Settings, p: EngineParams, question: string, maxTokens = s.maxAnswerTokens): AskParams {
-  return { ...p, question, maxTokens, temperature: s.temperature, build: s.autoBuild !== 'never' };
+export function askParams(s: Settings, p: EngineParams, question: string, maxTokens = s.maxAnswerTokens, editor?: EditorContext): AskParams {
+  return { ...p, question, maxTokens, temperature: s.temperature, build: s.autoBuild !== 'never', ...(editor && { editor }) };
 }
 
 /**

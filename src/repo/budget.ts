@@ -15,10 +15,29 @@ export type FileKind = 'key' | 'source' | 'docs' | 'tests';
 const KIND_RANK: Record<FileKind, number> = { key: 0, source: 1, docs: 2, tests: 3 };
 
 const MANIFESTS = new Set([
-  'package.json', 'tsconfig.json', 'deno.json', 'Cargo.toml', 'pyproject.toml', 'setup.py', 'setup.cfg',
-  'requirements.txt', 'go.mod', 'pom.xml', 'build.gradle', 'build.gradle.kts', 'settings.gradle',
-  'CMakeLists.txt', 'Makefile', 'meson.build', 'Gemfile', 'composer.json', 'mix.exs', 'pubspec.yaml',
-  'Package.swift', 'BUILD.bazel', 'MODULE.bazel',
+  'package.json',
+  'tsconfig.json',
+  'deno.json',
+  'Cargo.toml',
+  'pyproject.toml',
+  'setup.py',
+  'setup.cfg',
+  'requirements.txt',
+  'go.mod',
+  'pom.xml',
+  'build.gradle',
+  'build.gradle.kts',
+  'settings.gradle',
+  'CMakeLists.txt',
+  'Makefile',
+  'meson.build',
+  'Gemfile',
+  'composer.json',
+  'mix.exs',
+  'pubspec.yaml',
+  'Package.swift',
+  'BUILD.bazel',
+  'MODULE.bazel',
 ]);
 const TEST_DIRS = new Set(['test', 'tests', '__tests__', 'spec', 'specs', 'e2e', 'fixtures', '__fixtures__', 'testdata', '__snapshots__', '__mocks__']);
 const TEST_NAME = /^test_|_test\.|\.test\.|\.spec\.|Tests?\.(java|kt|cs|swift)$/;

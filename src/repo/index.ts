@@ -1,8 +1,9 @@
 // Repository → long context: list (list.ts, walk.ts, file.ts, skip.ts), order (order.ts), lay out
-// within the token budget (layout.ts, budget.ts). The snapshot key (snapshot.ts) is left to the
-// caller, who alone knows the model and the KVzip settings; the result's `files` (path + sha256),
-// `repoName` and `promptFormat` are its repository half. Nothing here imports vscode or onnxruntime: the CLI, the engine host and the extension
-// all call it.
+// within the token budget (layout.ts, budget.ts), or cut into segments stored one by one
+// (segments.ts). The snapshot key (snapshot.ts) is left to the caller, who alone knows the model
+// and the KVzip settings; the result's `files` (path + sha256), `repoName` and `promptFormat` are
+// its repository half. Nothing here imports vscode or onnxruntime: the CLI, the engine host and
+// the extension all call it.
 import * as path from 'node:path';
 import { listFiles, type ListOptions } from './list';
 import { orderFiles } from './order';
@@ -11,10 +12,23 @@ import type { SkippedFile } from './skip';
 
 export { listFiles, statFingerprint, comparePaths, DEFAULT_MAX_FILE_BYTES, type ListOptions, type Listing, type RepoFile } from './list';
 export { orderFiles, readHistory, stabilityOrder, type History } from './order';
-export { layoutContext, LAYOUT_VERSION, type FileSpan, type Layout, type LayoutFormat, type LayoutOptions, type LeftOutFile, type TokenizerLike } from './layout';
+export {
+  layoutContext,
+  fileHeader,
+  repoPreamble,
+  LAYOUT_VERSION,
+  type FileSpan,
+  type Layout,
+  type LayoutFormat,
+  type LayoutOptions,
+  type LeftOutFile,
+  type TokenizerLike,
+} from './layout';
 export { budgetRank, fileKind, type FileKind } from './budget';
 export { snapshotKey, canonicalJson, CACHE_FORMAT_VERSION, type Json, type SnapshotParts } from './snapshot';
+export { segmentFiles, defaultSegmentTokens, idsHash, SEGMENTS_VERSION, type Piece, type Segment, type SegmentOptions } from './segments';
 export type { SkipReason, SkippedFile } from './skip';
+export { emptyContextMessage, firstFew } from './empty';
 
 export interface RepoContextOptions extends ListOptions {
   root: string;

@@ -59,13 +59,31 @@ export interface LayoutOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The ids that open a file in the context, in this tokenizer's format. `label` is the file's path;
+ * segments.ts labels a piece of a split file `path (lines a-b)` in the same format.
+ */
+export function fileHeader(tok: TokenizerLike): (label: string) => number[] {
+  const fileSep = tok.specialId('<|file_sep|>');
+  return fileSep !== null ? (label) => [fileSep, ...tok.encodeText(`${label}\n`)] : (label) => tok.encodeText(`// ===== ${label} =====\n`);
+}
+
+/** What opens the whole context (and every segment's anchor): `<|repo_name|>name\n` when the model has both separators. */
+export function repoPreamble(tok: TokenizerLike, repoName: string): number[] {
+  const repoSep = tok.specialId('<|repo_name|>');
+  return tok.specialId('<|file_sep|>') !== null && repoSep !== null ? [repoSep, ...tok.encodeText(`${repoName}\n`)] : [];
+}
+
+/** A file's text as the context holds it: ending in a newline, so the next header starts a line. */
+export function contentText(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
 /** Lays out `files` (already in context order) within the budget; each file is tokenized once. */
 export async function layoutContext(files: readonly RepoFile[], tok: TokenizerLike, opts: LayoutOptions): Promise<Layout> {
-  const fileSep = tok.specialId('<|file_sep|>');
-  const repoSep = tok.specialId('<|repo_name|>');
-  const format: LayoutFormat = fileSep !== null ? 'file-sep' : 'plain-header';
-  const header = (p: string): number[] => (fileSep !== null ? [fileSep, ...tok.encodeText(`${p}\n`)] : tok.encodeText(`// ===== ${p} =====\n`));
-  const preamble = fileSep !== null && repoSep !== null ? [repoSep, ...tok.encodeText(`${opts.repoName}\n`)] : [];
+  const format: LayoutFormat = tok.specialId('<|file_sep|>') !== null ? 'file-sep' : 'plain-header';
+  const header = fileHeader(tok);
+  const preamble = repoPreamble(tok, opts.repoName);
 
   const budget = opts.maxTokens ?? Infinity;
   let used = preamble.length;
@@ -74,7 +92,7 @@ export async function layoutContext(files: readonly RepoFile[], tok: TokenizerLi
   const pause = timeSlices(opts.signal);
   for (const f of budgetRank(files)) {
     await pause();
-    const ids = { header: header(f.path), content: tok.encodeText(f.text.endsWith('\n') ? f.text : `${f.text}\n`) };
+    const ids = { header: header(f.path), content: tok.encodeText(contentText(f.text)) };
     const n = ids.header.length + ids.content.length;
     cost.set(f, n);
     if (used + n <= budget) {

@@ -87,6 +87,13 @@ function commitTimes(root: string, wanted: ReadonlySet<string>, signal?: AbortSi
 
 /** The context order for a listing: from git history when it came from git, else by path. */
 export async function orderFiles<T extends { path: string }>(root: string, files: readonly T[], source: 'git' | 'walk', signal?: AbortSignal): Promise<T[]> {
-  const history = source === 'git' ? await readHistory(root, files.map((f) => f.path), signal) : null;
+  const history =
+    source === 'git'
+      ? await readHistory(
+          root,
+          files.map((f) => f.path),
+          signal,
+        )
+      : null;
   return stabilityOrder(files, history);
 }

@@ -1,6 +1,6 @@
 // Short texts for the panel, kept out of main.ts so they can be tested without a DOM.
 
-import type { AnswerStats } from './protocol';
+import type { AnswerContext, AnswerStats } from './protocol';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -17,4 +17,9 @@ export function formatStats(stats: AnswerStats): string {
     `${stats.tokens} ${stats.tokens === 1 ? 'token' : 'tokens'}`,
     `${stats.tokensPerSecond.toFixed(1)} tok/s`,
   ].join(' · ');
+}
+
+/** e.g. "context: 6 of 41 segments" */
+export function formatContext(c: AnswerContext): string {
+  return `context: ${c.segments} of ${c.totalSegments} ${c.totalSegments === 1 ? 'segment' : 'segments'}`;
 }

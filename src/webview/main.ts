@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
 // The chat panel's script (bundled into media/chat.js). It keeps the conversation with the pure
 // reducer in history.ts, renders answers with render.ts, and turns clicks into protocol messages.
-// Model text reaches the DOM only as render()'s output or as textContent.
+// Model and engine text reaches the DOM only as render.ts's output or as textContent.
 
+import { contextHtml } from './context';
 import { formatStats } from './format';
 import { loadState, reduceTurns, saveState } from './history';
 import { LIMITS, type CacheKind, type CacheState, type FromWebview, type ToWebview, type Turn } from './protocol';
@@ -124,6 +125,8 @@ function renderAnswer(t: Turn): void {
 function renderFooter(t: Turn): void {
   const footer = views.get(t.id)?.footer;
   if (!footer) return;
+  // the file links are rendered again when the file list changes; an opened list stays open
+  const contextOpen = footer.querySelector('details')?.open ?? false;
   footer.replaceChildren();
   if (t.status === 'streaming') return;
   if (t.status === 'error') footer.append(el('div', 'turn-error', t.error ?? 'The answer failed.'));
@@ -133,6 +136,12 @@ function renderFooter(t: Turn): void {
   if (t.status !== 'done') actions.append(iconButton('refresh', 'Ask again', 'retry'));
   if (t.answer) actions.append(iconButton('copy', 'Copy answer', 'copy-answer'));
   footer.append(actions);
+  if (t.stats?.context) {
+    const context = el('details', 'turn-context markdown');
+    context.innerHTML = contextHtml(t.stats.context, files);
+    context.open = contextOpen;
+    footer.append(context);
+  }
 }
 
 const CACHE_ICONS: Record<CacheKind, string> = {
@@ -206,9 +215,10 @@ function apply(msg: ToWebview): void {
       scrollToBottom();
       break;
     case 'files':
-      // Links depend on the file list, so every answer is rendered again.
+      // Links depend on the file list, so every answer and its context are rendered again.
       files = new Set(msg.files);
       turns.forEach(renderAnswer);
+      turns.forEach(renderFooter);
       break;
     case 'cache-state':
       // Progress updates are frequent; only a change of kind is worth announcing.

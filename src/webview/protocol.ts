@@ -40,6 +40,21 @@ export interface AnswerStats {
   /** Answer tokens generated. */
   tokens: number;
   tokensPerSecond: number;
+  /** Which part of the repository the answer was read from (absent: the engine did not say). */
+  context?: AnswerContext;
+}
+
+/**
+ * The engine's account of an answer's context (its AskResult.context): how many of the snapshot's
+ * segments were loaded and the files in them, those of the best-ranked segment first. `mode`
+ * 'all': every segment fit; 'select': the best-ranked at their own positions; 'compact': the
+ * best-ranked with their kept entries renumbered so that more fit.
+ */
+export interface AnswerContext {
+  mode: 'all' | 'select' | 'compact';
+  segments: number;
+  totalSegments: number;
+  files: string[];
 }
 
 /** One question and its answer. */
@@ -124,7 +139,10 @@ export const LIMITS = {
 
 type Check = (v: unknown) => boolean;
 
-const isString = (max: number): Check => (v) => typeof v === 'string' && v.length <= max;
+const isString =
+  (max: number): Check =>
+  (v) =>
+    typeof v === 'string' && v.length <= max;
 const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
 const isPositiveInt: Check = (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= LIMITS.line;
 const isTurnId: Check = (v) => typeof v === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(v);
@@ -208,11 +226,18 @@ export function parseFromWebview(raw: unknown): FromWebview | null {
 // Shape checks for what the webview stores and restores (vscode.getState survives extension
 // updates, so an old or damaged state must not break the panel).
 
+const CONTEXT: Record<string, Field> = {
+  mode: { check: (v) => v === 'all' || v === 'select' || v === 'compact' },
+  segments: { check: isNumber },
+  totalSegments: { check: isNumber },
+  files: { check: (v) => Array.isArray(v) && v.every((f) => typeof f === 'string') },
+};
 const STATS: Record<string, Field> = {
   cacheReused: { check: (v) => typeof v === 'boolean' },
   firstTokenMs: { check: isNumber },
   tokens: { check: isNumber },
   tokensPerSecond: { check: isNumber },
+  context: { check: (v) => isRecord(v) && pick(v, CONTEXT) !== null, optional: true },
 };
 const TURN: Record<string, Field> = {
   id: { check: isTurnId },

@@ -41,10 +41,17 @@ md.validateLink = (url) => {
 
 const escape = md.utils.escapeHtml;
 
+const envFor = (files: ReadonlySet<string>): RenderEnv => ({ resolve: resolver(files), codeBlocks: [] });
+
 /** Renders an answer. Pure: the same markdown and file list give the same output. */
 export function render(markdown: string, files: ReadonlySet<string>): Rendered {
-  const env: RenderEnv = { resolve: resolver(files), codeBlocks: [] };
+  const env = envFor(files);
   return { html: md.render(markdown, env), codeBlocks: env.codeBlocks };
+}
+
+/** One line of markdown, without a paragraph around it, with the same links as an answer. */
+export function renderInline(markdown: string, files: ReadonlySet<string>): string {
+  return md.renderInline(markdown, envFor(files));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,7 +131,11 @@ function fileTarget(href: string, resolve: Resolve): FileRef | null {
 function externalOpen(url: string, T: TokenClass): Token {
   const tok = new T('link_open', 'a', 1);
   // The title shows the real destination on hover: webviews have no status bar for that.
-  tok.attrs = [['href', url], ['class', 'external-link'], ['title', url]];
+  tok.attrs = [
+    ['href', url],
+    ['class', 'external-link'],
+    ['title', url],
+  ];
   return tok;
 }
 
@@ -132,7 +143,12 @@ function fileOpen(ref: FileRef, T: TokenClass): Token {
   const tok = new T('link_open', 'a', 1);
   const where = ref.line ? `${ref.path}:${ref.line}${ref.column ? `:${ref.column}` : ''}` : ref.path;
   // href="#" keeps the anchor in the tab order; the script opens the file and cancels navigation.
-  tok.attrs = [['href', '#'], ['class', 'file-link'], ['data-path', ref.path], ['title', `Open ${where}`]];
+  tok.attrs = [
+    ['href', '#'],
+    ['class', 'file-link'],
+    ['data-path', ref.path],
+    ['title', `Open ${where}`],
+  ];
   if (ref.line) tok.attrs.push(['data-line', ref.line]);
   if (ref.column) tok.attrs.push(['data-column', ref.column]);
   return tok;

@@ -15,7 +15,8 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '..', '..');
 const VERSION = '1.100.3'; // the engines.vscode floor, and code-server 4.100.3's VS Code
 
-const offline = (e) => /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|fetch failed|getaddrinfo|socket hang up/i.test(`${e?.code ?? ''} ${e?.message ?? e}`);
+const offline = (e) =>
+  /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|fetch failed|getaddrinfo|socket hang up/i.test(`${e?.code ?? ''} ${e?.message ?? e}`);
 
 let executable = process.env.VSCODE_EXECUTABLE;
 if (!executable) {
@@ -37,7 +38,12 @@ try {
   execFileSync(process.execPath, [path.join(here, 'fixture.mjs'), ws], { stdio: 'inherit' });
   const user = path.join(tmp, 'user-data', 'User');
   fs.mkdirSync(user, { recursive: true });
-  const settings = { 'repozip.model': path.join(root, 'test', 'fixtures', 'tinycode'), 'repozip.device': 'cpu', 'repozip.maxContextTokens': 600, 'repozip.maxAnswerTokens': 64, 'security.workspace.trust.enabled': false };
+  const settings = {
+    'repozip.model': path.join(root, 'test', 'fixtures', 'tinycode'),
+    'repozip.device': 'cpu',
+    'repozip.maxAnswerTokens': 64,
+    'security.workspace.trust.enabled': false,
+  };
   fs.writeFileSync(path.join(user, 'settings.json'), JSON.stringify(settings, null, 2));
   await runTests({
     vscodeExecutablePath: executable,

@@ -21,7 +21,7 @@ if (!origin || !workspace || !devPath || !testsPath) {
 fs.mkdirSync(outDir, { recursive: true });
 const T = Number(process.env.E2E_TIMEOUT_MS || 180000);
 const authority = new URL(origin).host; // remote authority = host:port of the server
-const remote = p => `vscode-remote://${authority}${path.resolve(p)}`;
+const remote = (p) => `vscode-remote://${authority}${path.resolve(p)}`;
 const payload = [
   ['extensionDevelopmentPath', remote(devPath)],
   ['extensionTestsPath', remote(testsPath)],
@@ -33,16 +33,24 @@ const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
   viewport: { width: 1400, height: 900 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
-const page = context.pages()[0] || await context.newPage();
+const page = context.pages()[0] || (await context.newPage());
 const lines = [];
-page.on('console', m => lines.push(`[${m.type()}] ${m.text()}`));
+page.on('console', (m) => lines.push(`[${m.type()}] ${m.text()}`));
 
 let code = 1;
 try {
-  const exit = new Promise(resolve => page.exposeFunction('codeAutomationExit', c => resolve(c)));
+  const exit = new Promise((resolve) => page.exposeFunction('codeAutomationExit', (c) => resolve(c)));
   // The workbench forwards its log (incl. the extension host's console, i.e. mocha's reporter) here.
   const quiet = new Set(['trace', 'debug']);
   await page.exposeFunction('codeAutomationLog', (type, args) => {
@@ -51,10 +59,7 @@ try {
     if (!quiet.has(type)) console.log(text);
   });
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: T });
-  code = await Promise.race([
-    exit,
-    new Promise((_, rej) => setTimeout(() => rej(new Error(`no codeAutomationExit within ${T} ms`)), T)),
-  ]);
+  code = await Promise.race([exit, new Promise((_, rej) => setTimeout(() => rej(new Error(`no codeAutomationExit within ${T} ms`)), T))]);
   console.log(`extension tests finished with exit code ${code}`);
 } catch (e) {
   console.error('ext-tests failed:', e.message);

@@ -38,7 +38,15 @@ for (const [rel, content] of Object.entries(files)) {
   fs.writeFileSync(path.join(dir, rel), content);
 }
 // independent of the machine's git configuration (identity, hooks, default branch)
-const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'e2e', GIT_AUTHOR_EMAIL: 'e2e@example.invalid', GIT_COMMITTER_NAME: 'e2e', GIT_COMMITTER_EMAIL: 'e2e@example.invalid' };
+const env = {
+  ...process.env,
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 'e2e',
+  GIT_AUTHOR_EMAIL: 'e2e@example.invalid',
+  GIT_COMMITTER_NAME: 'e2e',
+  GIT_COMMITTER_EMAIL: 'e2e@example.invalid',
+};
 const git = (...args) => execFileSync('git', args, { cwd: dir, env, stdio: 'ignore' });
 git('init', '-q', '-b', 'main');
 git('add', '-A');

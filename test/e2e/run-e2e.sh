@@ -125,7 +125,6 @@ cat > "$UDD/User/settings.json" <<EOF
   "editor.hover.delay": 200,
   "repozip.model": "$EXT_DIR/test/fixtures/tinycode",
   "repozip.device": "cpu",
-  "repozip.maxContextTokens": 600,
   "repozip.maxAnswerTokens": 160,
   "repozip.ratio": 0.5
 }

@@ -30,7 +30,16 @@ const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
   viewport: { width: 1400, height: 900 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 const page = context.pages()[0] || (await context.newPage());
 const consoleLines = [];
@@ -93,7 +102,13 @@ const activeItem = page.locator('.activitybar li.action-item.checked:has([aria-l
 async function openView() {
   for (let attempt = 0; attempt < 3; attempt++) {
     if ((await activeItem.count()) === 0) await activityItem.click();
-    const shown = await panel().locator('#cache-label').waitFor({ state: 'visible', timeout: T / 3 }).then(() => true, () => false);
+    const shown = await panel()
+      .locator('#cache-label')
+      .waitFor({ state: 'visible', timeout: T / 3 })
+      .then(
+        () => true,
+        () => false,
+      );
     if (shown) return;
   }
   throw new Error('the repozip view did not open');
@@ -105,14 +120,16 @@ async function openView() {
  * watches instead.
  */
 async function watchStreaming() {
-  await panel().locator('#transcript').evaluate((transcript) => {
-    window.__partialLengths = [];
-    new MutationObserver(() => {
-      const answer = transcript.querySelector('.turn:last-of-type .answer.streaming');
-      const n = answer && !answer.querySelector('.thinking') ? answer.textContent.length : 0;
-      if (n > 0 && window.__partialLengths.at(-1) !== n) window.__partialLengths.push(n);
-    }).observe(transcript, { subtree: true, childList: true, characterData: true });
-  });
+  await panel()
+    .locator('#transcript')
+    .evaluate((transcript) => {
+      window.__partialLengths = [];
+      new MutationObserver(() => {
+        const answer = transcript.querySelector('.turn:last-of-type .answer.streaming');
+        const n = answer && !answer.querySelector('.thinking') ? answer.textContent.length : 0;
+        if (n > 0 && window.__partialLengths.at(-1) !== n) window.__partialLengths.push(n);
+      }).observe(transcript, { subtree: true, childList: true, characterData: true });
+    });
 }
 
 /** Waits for turn `n` (0-based) to finish; returns its question, answer and footer. */
@@ -121,7 +138,9 @@ async function finishedTurn(n, what) {
   await turn.waitFor({ state: 'visible', timeout: T });
   await turn.locator('.answer:not(.streaming)').waitFor({ timeout: 4 * T });
   await turn.locator('.turn-footer .turn-stats, .turn-footer .turn-error').first().waitFor({ timeout: T });
-  const [question, answer, footer] = await Promise.all(['.question', '.answer', '.turn-footer'].map(async (sel) => (await turn.locator(sel).innerText()).trim()));
+  const [question, answer, footer] = await Promise.all(
+    ['.question', '.answer', '.turn-footer'].map(async (sel) => (await turn.locator(sel).innerText()).trim()),
+  );
   log(`${what}: ${answer.length} chars, footer "${footer}"`);
   return { turn, question, answer, footer };
 }
@@ -152,10 +171,18 @@ try {
   await page.keyboard.press('Enter');
   // the first question builds the cache: a cancellable notification with the phases
   const building = page.locator('.notifications-toasts .notification-toast', { hasText: 'building the repository cache' }).first();
-  if (await building.waitFor({ state: 'visible', timeout: 15000 }).then(() => true, () => false)) await shot('04-building.png');
+  if (
+    await building.waitFor({ state: 'visible', timeout: 15000 }).then(
+      () => true,
+      () => false,
+    )
+  )
+    await shot('04-building.png');
   else log('the build notification came and went before it could be caught');
   const first = await finishedTurn(0, 'palette question');
-  const partial = await panel().locator('#transcript').evaluate(() => window.__partialLengths);
+  const partial = await panel()
+    .locator('#transcript')
+    .evaluate(() => window.__partialLengths);
   check(first.question === question, 'the question is in the panel');
   check(first.answer.length > 0, 'tokens arrived');
   // markdown re-rendering can shorten the text for a moment (`**` becoming bold), so only growth overall counts

@@ -52,7 +52,11 @@ const CASES: Record<string, Case> = {
     code: 'bad-model',
     message: /model\.safetensors is truncated: tensor \S+ ends at byte/,
   },
-  'safetensors cut inside its header': { breakIt: (d) => fs.truncateSync(path.join(d, 'model.safetensors'), 100), code: 'bad-model', message: /model\.safetensors declares a \d+-byte header in a 100-byte file/ },
+  'safetensors cut inside its header': {
+    breakIt: (d) => fs.truncateSync(path.join(d, 'model.safetensors'), 100),
+    code: 'bad-model',
+    message: /model\.safetensors declares a \d+-byte header in a 100-byte file/,
+  },
   'safetensors header that is not JSON': {
     breakIt: (d) => patchBytes(path.join(d, 'model.safetensors'), 8, '{{{{'),
     code: 'bad-model',
@@ -76,16 +80,37 @@ const CASES: Record<string, Case> = {
     code: 'bad-model',
     message: /no tensor model\.layers\.1\.mlp\.up_proj\.weight/,
   },
-  'missing shard': { from: goodSharded, breakIt: (d) => fs.rmSync(path.join(d, shardName(1, 3))), code: 'missing-file', message: /shard model-00002-of-00003\.safetensors/ },
+  'missing shard': {
+    from: goodSharded,
+    breakIt: (d) => fs.rmSync(path.join(d, shardName(1, 3))),
+    code: 'missing-file',
+    message: /shard model-00002-of-00003\.safetensors/,
+  },
   'KV heads that do not divide the heads': {
     breakIt: (d) => editJson(path.join(d, 'config.json'), (j) => (j.num_key_value_heads = 3)),
     code: 'bad-model',
     message: /4 heads, 3 KV heads/,
   },
-  'unsupported model_type': { breakIt: (d) => editJson(path.join(d, 'config.json'), (j) => (j.model_type = 'gpt2')), code: 'unsupported-model', message: /model_type "gpt2" is not supported/ },
-  'config.json without hidden_size': { breakIt: (d) => editJson(path.join(d, 'config.json'), (j) => delete j.hidden_size), code: 'bad-model', message: /"hidden_size"/ },
-  'invalid JSON in config.json': { breakIt: (d) => fs.writeFileSync(path.join(d, 'config.json'), '{"model_type": "qwen3",'), code: 'bad-model', message: /config\.json is not valid JSON/ },
-  'invalid JSON in tokenizer.json': { breakIt: (d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), '{"model": '), code: 'bad-model', message: /tokenizer\.json is not valid JSON/ },
+  'unsupported model_type': {
+    breakIt: (d) => editJson(path.join(d, 'config.json'), (j) => (j.model_type = 'gpt2')),
+    code: 'unsupported-model',
+    message: /model_type "gpt2" is not supported/,
+  },
+  'config.json without hidden_size': {
+    breakIt: (d) => editJson(path.join(d, 'config.json'), (j) => delete j.hidden_size),
+    code: 'bad-model',
+    message: /"hidden_size"/,
+  },
+  'invalid JSON in config.json': {
+    breakIt: (d) => fs.writeFileSync(path.join(d, 'config.json'), '{"model_type": "qwen3",'),
+    code: 'bad-model',
+    message: /config\.json is not valid JSON/,
+  },
+  'invalid JSON in tokenizer.json': {
+    breakIt: (d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), '{"model": '),
+    code: 'bad-model',
+    message: /tokenizer\.json is not valid JSON/,
+  },
   'invalid JSON in model.safetensors.index.json': {
     from: goodSharded,
     breakIt: (d) => fs.writeFileSync(path.join(d, 'model.safetensors.index.json'), '{"weight_map": {'),

@@ -13,7 +13,16 @@ import { makeRandomModel } from '../helpers/random-model';
 const { dir, cacheRoot } = scratchDir('cancel');
 
 test('a long prefill stops within 1 s of cancel, and the model works afterwards', async (t) => {
-  const modelDir = makeRandomModel(path.join(dir, 'mid'), { family: 'qwen2', hidden: 512, intermediate: 1536, layers: 8, heads: 8, kvHeads: 2, ropeTheta: 1e4, seed: 5 });
+  const modelDir = makeRandomModel(path.join(dir, 'mid'), {
+    family: 'qwen2',
+    hidden: 512,
+    intermediate: 1536,
+    layers: 8,
+    heads: 8,
+    kvHeads: 2,
+    ropeTheta: 1e4,
+    seed: 5,
+  });
   const model = await Model.load(modelDir, { device: 'cpu', cacheRoot });
   try {
     const ids = Array.from({ length: 2000 }, (_, i) => (i * 97) % 4000);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { chooseWeights } from '../../src/engine/model/choose-weights';
 import { readConfig } from '../../src/engine/model/config';
-import { parameterCount } from '../../src/engine/hub/catalogue';
+import { parameterCount } from '../../src/engine/model/parameters';
 import { Model } from '../../src/engine/model/model';
 import { scratchDir } from '../helpers/models';
 

@@ -3,11 +3,11 @@
 // dominate, where a per-token average would shrink chunks without end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkSizer } from '../../src/engine/generate';
+import { ChunkSizer } from '../../src/engine/chunks';
 
 function drive(sizer: ChunkSizer, cost: (S: number, done: number) => number, total: number): number[] {
   const sizes: number[] = [];
-  for (let done = 0; done < total; ) {
+  for (let done = 0; done < total;) {
     const S = sizer.next(total - done, done);
     sizer.record(S, done, cost(S, done));
     sizes.push(S);
@@ -45,5 +45,8 @@ test('noise in the timings does not break the fit', () => {
   const noise = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.2;
   const sizes = drive(new ChunkSizer(512, 400), (S, done) => (4 * S + 0.04 * done) * (1 + noise()), 8000);
   for (const s of sizes) assert.ok(s >= 16 && s <= 512);
-  assert.equal(sizes.reduce((a, b) => a + b), 8000);
+  assert.equal(
+    sizes.reduce((a, b) => a + b),
+    8000,
+  );
 });

@@ -34,7 +34,8 @@ test('a model loaded with auto keeps why it passed over the EPs before its own',
     // the rest failed to start, in the order tried, each before the one that did
     const tried = model.info.fallbacks.slice(skipped.length).map((f) => f.device);
     assert.deepEqual(tried, candidates.slice(0, candidates.indexOf(model.device as never)));
-    if (model.info.fallbacks.length) assert.match(describeFallbacks(model.device, model.info.fallbacks), new RegExp(`^running on ${model.device}; .+ not used: `));
+    if (model.info.fallbacks.length)
+      assert.match(describeFallbacks(model.device, model.info.fallbacks), new RegExp(`^running on ${model.device}; .+ not used: `));
     // the cache kind follows the EP
     assert.equal(model.newCache() instanceof KvCache, cacheResidence(model.device as never) === 'host');
   } finally {

@@ -50,9 +50,11 @@ async function run(): Promise<RecallReport> {
 const skip = fs.existsSync(path.join(MODEL, 'model.safetensors')) ? false : `the recall fixture is not in ${MODEL} yet (tools/fixture/ trains it)`;
 const row = (r: RecallReport, press: string, ratio: number) => r.rows.find((x) => x.press === press && x.ratio === ratio)!;
 
-test('the fixture recalls from its context at issue J\'s bar: full cache far above the no-context floor', { skip }, async (t) => {
+test("the fixture recalls from its context at issue J's bar: full cache far above the no-context floor", { skip }, async (t) => {
   const r = await run();
-  t.diagnostic(`context ${r.contextTokens} tokens, ${r.queries} queries; full: token accuracy ${r.full.tokenAccuracy.toFixed(3)}, exact ${r.full.exactMatch.toFixed(3)}; no context: ${r.noContext.tokenAccuracy.toFixed(3)}, ${r.noContext.exactMatch.toFixed(3)}`);
+  t.diagnostic(
+    `context ${r.contextTokens} tokens, ${r.queries} queries; full: token accuracy ${r.full.tokenAccuracy.toFixed(3)}, exact ${r.full.exactMatch.toFixed(3)}; no context: ${r.noContext.tokenAccuracy.toFixed(3)}, ${r.noContext.exactMatch.toFixed(3)}`,
+  );
   assert.ok(r.contextTokens >= 1000, `context of ${r.contextTokens} tokens`);
   assert.ok(r.full.tokenAccuracy >= 0.8, `full-cache token accuracy ${r.full.tokenAccuracy}`);
   assert.ok(r.full.exactMatch >= 0.5, `full-cache exact match ${r.full.exactMatch}`);
@@ -71,13 +73,19 @@ test('ratio 1.0 reproduces the full cache exactly, and the kept ratio is exact',
 
 test('KVzip at 0.3 keeps >= 90 % of the exact matches and beats every baseline at 0.3 and 0.2', { skip }, async (t) => {
   const r = await run();
-  for (const ratio of [0.3, 0.2]) t.diagnostic(`${ratio}: ${['kvzip', ...BASELINES].map((p) => `${p} ${row(r, p, ratio).tokenAccuracy.toFixed(3)}/${row(r, p, ratio).exactMatch.toFixed(3)}`).join(', ')}`);
+  for (const ratio of [0.3, 0.2])
+    t.diagnostic(
+      `${ratio}: ${['kvzip', ...BASELINES].map((p) => `${p} ${row(r, p, ratio).tokenAccuracy.toFixed(3)}/${row(r, p, ratio).exactMatch.toFixed(3)}`).join(', ')}`,
+    );
   const at30 = row(r, 'kvzip', 0.3);
   assert.ok(at30.exactMatch >= 0.9 * r.full.exactMatch, `exact match at 0.3: ${at30.exactMatch} vs full ${r.full.exactMatch}`);
   for (const ratio of [0.3, 0.2]) {
     const kz = row(r, 'kvzip', ratio);
     for (const b of BASELINES) {
-      assert.ok(kz.tokenAccuracy > row(r, b, ratio).tokenAccuracy, `token accuracy at ${ratio}: kvzip ${kz.tokenAccuracy} vs ${b} ${row(r, b, ratio).tokenAccuracy}`);
+      assert.ok(
+        kz.tokenAccuracy > row(r, b, ratio).tokenAccuracy,
+        `token accuracy at ${ratio}: kvzip ${kz.tokenAccuracy} vs ${b} ${row(r, b, ratio).tokenAccuracy}`,
+      );
       assert.ok(kz.exactMatch >= row(r, b, ratio).exactMatch, `exact match at ${ratio}: kvzip ${kz.exactMatch} vs ${b} ${row(r, b, ratio).exactMatch}`);
     }
   }
@@ -87,7 +95,9 @@ test("the safeguard is why: KVzip's plain global top-k recalls less at 0.3 and 0
   const r = await run();
   for (const ratio of [0.3, 0.2]) {
     const [g, p] = [row(r, 'kvzip', ratio), row(r, 'kvzip@global', ratio)];
-    t.diagnostic(`${ratio}: safeguard ${g.tokenAccuracy.toFixed(3)}/${g.exactMatch.toFixed(3)}, global ${p.tokenAccuracy.toFixed(3)}/${p.exactMatch.toFixed(3)}`);
+    t.diagnostic(
+      `${ratio}: safeguard ${g.tokenAccuracy.toFixed(3)}/${g.exactMatch.toFixed(3)}, global ${p.tokenAccuracy.toFixed(3)}/${p.exactMatch.toFixed(3)}`,
+    );
     assert.ok(g.tokenAccuracy > p.tokenAccuracy, `at ${ratio}: safeguard ${g.tokenAccuracy} vs global ${p.tokenAccuracy}`);
   }
 });

@@ -15,7 +15,10 @@ const TOL = 1e-2;
 
 test('fp16 models: logits within 1e-2 of fp32 (every family and tinycode), greedy kept, weights halved', async (t) => {
   const ids = Array.from({ length: 24 }, (_, i) => (i * 389 + 7) % VOCAB);
-  const models: [string, string][] = [...Object.entries(FAMILY_SPECS).map(([name, spec]): [string, string] => [name, makeRandomModel(path.join(dir, name), spec)]), ['tinycode', path.resolve('test/fixtures/tinycode')]];
+  const models: [string, string][] = [
+    ...Object.entries(FAMILY_SPECS).map(([name, spec]): [string, string] => [name, makeRandomModel(path.join(dir, name), spec)]),
+    ['tinycode', path.resolve('test/fixtures/tinycode')],
+  ];
   for (const [name, modelDir] of models) {
     const [fp32, fp16] = [await runWithWeights(modelDir, 'fp32', ids, cacheRoot), await runWithWeights(modelDir, 'fp16', ids, cacheRoot)];
     const err = relL2(fp16.logits, fp32.logits);

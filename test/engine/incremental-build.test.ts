@@ -1,79 +1,83 @@
-// Incremental builds: after an edit to the last file of the context (the stability order puts the
-// most recently changed files last), the next build prefills only what follows the common prefix.
-// Its compressed cache must match a from-scratch build of the same files: the reused rows went
-// through the checkpoint's fp16, so "match" means fp16 tolerance and (nearly) the same kept set.
-import { after, test } from 'node:test';
+// Incremental builds: a repository is cut into segments stored by content, so an index reports how
+// many segments it reused and built, a second index builds none, and an edit to one file rebuilds
+// the one segment holding it, in about that segment's own build time, leaving every other segment
+// of the snapshot as it was. On the `recall` fixture (2048 positions: segments of up to 256 tokens)
+// and a repository of 100 small modules.
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { SegmentStores } from '../../src/engine/segments/snapshot';
 import { EngineService } from '../../src/engine/service';
-import { SnapshotStore } from '../../src/engine/store/store';
+import { Tokenizer } from '../../src/engine/tokenizer';
+import type { IndexParams } from '../../src/engine/worker/protocol';
 import { scratchDir } from '../helpers/models';
+import { moduleRepo, modulePath, moduleText, RECALL } from './segmented-repo';
 
-const { dir: tmp } = scratchDir('incremental-build');
-const model = path.resolve('test/fixtures/tinycode');
+const { dir, cacheRoot } = scratchDir('incremental-build');
 const noop = { signal: new AbortController().signal, emit: () => {} };
+const service = new EngineService();
+after(() => service.dispose());
 
-function makeRepo(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const src = fs.readFileSync('src/engine/kv/compress.ts', 'utf8').split('\n');
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, env: { ...process.env, GIT_COMMITTER_DATE: '2024-01-01T10:00:00', GIT_AUTHOR_DATE: '2024-01-01T10:00:00' } });
-  git('init', '-q');
-  for (let i = 1; i <= 6; i++) {
-    fs.writeFileSync(path.join(dir, `f${i}.ts`), src.slice(i * 20, i * 20 + 12).join('\n') + '\n');
-    git('add', `f${i}.ts`);
-    git('-c', 'user.email=t@t', '-c', 'user.name=t', 'commit', '-qm', `f${i}`, '--date', `2024-01-0${i}T10:00:00`);
-  }
-}
+const root = moduleRepo(path.join(dir, 'repo'), 100);
+const params: IndexParams = { engine: { model: RECALL, device: 'cpu', cacheDir: cacheRoot }, repo: { root } };
+const stores = new SegmentStores(path.join(cacheRoot, 'snapshots'));
+const manifest = async (key: string) => (await stores.manifests.load(key))!;
 
-const services: EngineService[] = [];
-after(async () => {
-  for (const s of services) await s.dispose();
+let first: Awaited<ReturnType<EngineService['index']>>;
+before(async () => {
+  first = await service.index(params, noop);
 });
 
-async function index(root: string, cacheDir: string) {
-  const s = new EngineService();
-  services.push(s);
-  const params = { engine: { model, device: 'cpu' as const, cacheDir }, repo: { root, maxContextTokens: 400 } };
-  const r = await s.index(params, noop);
-  const loaded = await new SnapshotStore(path.join(cacheDir, 'snapshots')).load(r.key);
-  return { r, cache: loaded!.cache };
-}
+test('an index reports its segments: all built the first time, all reused the next (unchanged, or a file touched but not changed)', async () => {
+  const m = await manifest(first.key);
+  const n = m.segments.length;
+  assert.ok(n > 10, `${n} segments`);
+  assert.deepEqual(first.segments, { total: n, reused: 0, built: n, failed: [] });
+  assert.deepEqual((await stores.segments.files()).map((f) => f.key).sort(), m.segments.map((s) => s.key).sort(), 'one file per segment');
 
-test('an edit to the last file reuses the shared prefix and gives the from-scratch cache', async () => {
-  const repo = path.join(tmp, 'repo');
-  makeRepo(repo);
-  const incremental = path.join(tmp, 'cache-incremental');
-  const first = await index(repo, incremental);
-  assert.equal(first.r.timings.reusedTokens, 0);
+  const again = await service.index(params, noop);
+  assert.deepEqual(again.segments, { total: n, reused: n, built: 0, failed: [] });
+  assert.equal(again.reused, true);
+  // a new mtime: the repository is listed and segmented again, and finds every segment stored
+  const now = new Date();
+  fs.utimesSync(path.join(root, modulePath(3)), now, now);
+  const touched = await service.index(params, noop);
+  assert.equal(touched.key, first.key);
+  assert.deepEqual(touched.segments, { total: n, reused: n, built: 0, failed: [] });
+});
 
-  fs.appendFileSync(path.join(repo, 'f6.ts'), '// an edit at the end\n');
-  const second = await index(repo, incremental);
-  const scratch = await index(repo, path.join(tmp, 'cache-scratch'));
-  assert.equal(second.r.key, scratch.r.key, 'same files and settings give the same snapshot');
-  assert.ok(second.r.timings.reusedTokens > 0.7 * second.r.tokens.context, `reused ${second.r.timings.reusedTokens} of ${second.r.tokens.context} tokens`);
-  assert.equal(scratch.r.timings.reusedTokens, 0);
+test('an edit to one file rebuilds the one segment holding it, in about that segment’s build time', async () => {
+  const edited = 50;
+  const tok = Tokenizer.load(RECALL);
+  // the edit keeps the file's token count, so no segment boundary can move
+  assert.equal(tok.encodeText(moduleText(edited, 1)).length, tok.encodeText(moduleText(edited)).length);
+  const before = await manifest(first.key);
+  fs.writeFileSync(path.join(root, modulePath(edited)), moduleText(edited, 1));
 
-  // the same entries kept, with the same rows up to the checkpoint's fp16 rounding
-  let same = 0;
-  let total = 0;
-  let maxErr = 0;
-  for (let l = 0; l < second.cache.layers; l++) {
-    for (let h = 0; h < second.cache.kvHeads; h++) {
-      const a = second.cache.head(l, h);
-      const b = scratch.cache.head(l, h);
-      const pa = new Set(a.pos.subarray(0, a.len));
-      for (let i = 0; i < b.len; i++) {
-        total++;
-        if (!pa.has(b.pos[i])) continue;
-        same++;
-        const j = Array.prototype.indexOf.call(a.pos.subarray(0, a.len), b.pos[i]);
-        for (let d = 0; d < a.dim; d++) maxErr = Math.max(maxErr, Math.abs(a.k[j * a.dim + d] - b.k[i * b.dim + d]));
-      }
-    }
-  }
-  console.log(`kept-set overlap ${(same / total).toFixed(3)}, max |K diff| ${maxErr.toExponential(2)}`);
-  assert.ok(same / total > 0.95, `kept sets overlap ${same}/${total}`);
-  assert.ok(maxErr < 2e-2, `rows differ by ${maxErr}`);
+  const t0 = performance.now();
+  const r = await service.index(params, noop);
+  const total = performance.now() - t0;
+  const n = before.segments.length;
+  assert.notEqual(r.key, first.key);
+  assert.deepEqual(r.segments, { total: n, reused: n - 1, built: 1, failed: [] });
+
+  const after = await manifest(r.key);
+  const changed = after.segments.filter((s, i) => s.key !== before.segments[i].key);
+  assert.equal(changed.length, 1, 'every other segment of the snapshot is the one it had');
+  assert.ok(
+    changed[0].pieces.some((p) => p.path === modulePath(edited)),
+    'the rebuilt segment holds the edited file',
+  );
+
+  // That segment's own build (prefill, KVzip scoring, write) against the whole incremental index
+  // (the stat walk, listing, tokenizing and keying 100 files, reading the stored headers, the
+  // manifest). With a real model a segment takes seconds and the rest is small beside it; with this
+  // 4M-parameter fixture the fixed part (about 600 ms) outweighs one segment (about 450 ms): 2.3-2.6x
+  // measured on two cores shared with other test runs. The bound is loose for such a machine.
+  const segment = r.timings.prefill + r.timings.scoring + r.timings.write;
+  console.log(
+    `# incremental index ${total.toFixed(0)} ms; the rebuilt segment's own build ${segment.toFixed(0)} ms (${(total / segment).toFixed(2)}x); list ${r.timings.list.toFixed(0)} ms, segment ${r.timings.segment.toFixed(0)} ms`,
+  );
+  assert.ok(total <= 3 * segment, `incremental index ${total.toFixed(0)} ms, ${(total / segment).toFixed(2)}x the segment's build`);
 });

@@ -74,7 +74,7 @@ test('chunked prefill then token-by-token decoding == one pass from scratch', as
 /** Kept cache indices per (layer, KV head): a different share for each head, from a fixed seed. */
 function keepPlan(layers: number, kvHeads: number, n: number, emptyHead?: [number, number]): number[][][] {
   let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   return range(0, layers).map((l) =>
     range(0, kvHeads).map((h) => {
       if (emptyHead && emptyHead[0] === l && emptyHead[1] === h) return [];

@@ -37,7 +37,11 @@ test('MatMulNBits over our packing == dequantised weights times x (K not a multi
         deq[r * k + i] = (((j & 1 ? byte >> 4 : byte) & 15) - ((b & 1 ? zbyte >> 4 : zbyte) & 15)) * q.scales[r * blocks + b];
       }
     }
-    for (let i = 0; i < n * k; i++) assert.ok(Math.abs(deq[i] - w[i]) <= q.scales[Math.floor(i / k) * blocks + Math.floor((i % k) / INT4_BLOCK)] / 2 + 1e-7, 'quantisation error within half a step');
+    for (let i = 0; i < n * k; i++)
+      assert.ok(
+        Math.abs(deq[i] - w[i]) <= q.scales[Math.floor(i / k) * blocks + Math.floor((i % k) / INT4_BLOCK)] / 2 + 1e-7,
+        'quantisation error within half a step',
+      );
     const g = new Graph('nbits');
     const xi = g.input('x', 'float', [3, k]);
     const b = g.inline('b', 'uint8', [n, blocks, INT4_BLOCK / 2], q.packed);

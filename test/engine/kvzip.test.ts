@@ -24,29 +24,82 @@ const { dir, cacheRoot } = scratchDir('kvzip');
 const stories = stories260kDir();
 const CLI = path.resolve('dist/cli.js');
 
-test('stories260k: `debug kvzip-scores` == ref_llama.py fed the printed chunk leads (4 chunks, GQA)', { skip: !stories ? STORIES_MISSING : (pythonSkipReason() ?? false) }, async (t) => {
-  const next = rng(3);
-  const context = Array.from({ length: 90 }, () => 3 + Math.floor(next() * 509));
-  const out = JSON.parse(
-    execFileSync(process.execPath, [CLI, 'debug', 'kvzip-scores', '--model', stories!, '--device', 'cpu', '--cache-dir', cacheRoot, '--prefix-ids', '1,403,407', '--context-ids', context.join(','), '--chunk', '25', '--json'], { encoding: 'utf8' }),
-  ) as { scores: number[][][]; chunk_leads: number[][] };
-  assert.equal(out.chunk_leads.length, 4);
-  assert.deepEqual([out.scores.length, out.scores[0].length, out.scores[0][0].length], [5, 4, 90]);
-  const py = new PyBatch();
-  const ref = py.kvzip(stories!, [1, 403, 407], context, 25, out.chunk_leads);
-  await py.run();
-  assertClose(t, flatten(out.scores), flatten(await ref), 1e-3, 'stories260k KVzip scores vs ref_llama.py');
-});
+test(
+  'stories260k: `debug kvzip-scores` == ref_llama.py fed the printed chunk leads (4 chunks, GQA)',
+  { skip: !stories ? STORIES_MISSING : (pythonSkipReason() ?? false) },
+  async (t) => {
+    const next = rng(3);
+    const context = Array.from({ length: 90 }, () => 3 + Math.floor(next() * 509));
+    const out = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [
+          CLI,
+          'debug',
+          'kvzip-scores',
+          '--model',
+          stories!,
+          '--device',
+          'cpu',
+          '--cache-dir',
+          cacheRoot,
+          '--prefix-ids',
+          '1,403,407',
+          '--context-ids',
+          context.join(','),
+          '--chunk',
+          '25',
+          '--json',
+        ],
+        { encoding: 'utf8' },
+      ),
+    ) as { scores: number[][][]; chunk_leads: number[][] };
+    assert.equal(out.chunk_leads.length, 4);
+    assert.deepEqual([out.scores.length, out.scores[0].length, out.scores[0][0].length], [5, 4, 90]);
+    const py = new PyBatch();
+    const ref = py.kvzip(stories!, [1, 403, 407], context, 25, out.chunk_leads);
+    await py.run();
+    assertClose(t, flatten(out.scores), flatten(await ref), 1e-3, 'stories260k KVzip scores vs ref_llama.py');
+  },
+);
 
 test("`debug kvzip-scores --plus` == the TS reference's KVzip+ fed the printed chunk leads (tinycode, 3 chunks, GQA)", async (t) => {
   const model = path.resolve('test/fixtures/tinycode');
   const next = rng(5);
   const context = Array.from({ length: 40 }, () => 3 + Math.floor(next() * 4000));
   const out = JSON.parse(
-    execFileSync(process.execPath, [CLI, 'debug', 'kvzip-scores', '--model', model, '--device', 'cpu', '--cache-dir', cacheRoot, '--prefix-ids', '4094,17', '--context-ids', context.join(','), '--chunk', '16', '--plus', '--json'], { encoding: 'utf8' }),
+    execFileSync(
+      process.execPath,
+      [
+        CLI,
+        'debug',
+        'kvzip-scores',
+        '--model',
+        model,
+        '--device',
+        'cpu',
+        '--cache-dir',
+        cacheRoot,
+        '--prefix-ids',
+        '4094,17',
+        '--context-ids',
+        context.join(','),
+        '--chunk',
+        '16',
+        '--plus',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    ),
   ) as { scores: number[][][]; chunk_leads: number[][] };
   assert.equal(out.chunk_leads.length, 3);
-  assertClose(t, flatten(out.scores), flatten(RefModel.load(model).kvzipScores([4094, 17], context, 16, out.chunk_leads, true)), 1e-3, 'tinycode KVzip+ scores vs TS reference');
+  assertClose(
+    t,
+    flatten(out.scores),
+    flatten(RefModel.load(model).kvzipScores([4094, 17], context, 16, out.chunk_leads, true)),
+    1e-3,
+    'tinycode KVzip+ scores vs TS reference',
+  );
 });
 
 test('selection keeps exactly round(ratio * entries) per budget unit, ties broken by index', () => {
@@ -63,7 +116,11 @@ test('selection keeps exactly round(ratio * entries) per budget unit, ties broke
       const per = data.length / units;
       for (let u = 0; u < units; u++) {
         const slice = keep.subarray(u * per, (u + 1) * per);
-        assert.equal(slice.reduce((a, b) => a + b, 0), Math.round(ratio * per), `${mode} ${ratio} unit ${u}`);
+        assert.equal(
+          slice.reduce((a, b) => a + b, 0),
+          Math.round(ratio * per),
+          `${mode} ${ratio} unit ${u}`,
+        );
         // everything kept scores at least as high as everything dropped
         let minKept = Infinity;
         let maxDropped = -Infinity;
@@ -78,7 +135,7 @@ test('selection keeps exactly round(ratio * entries) per budget unit, ties broke
   }
 });
 
-test("the safeguard budget: exact total, every head its floor of best entries, the rest by one global top-k", () => {
+test('the safeguard budget: exact total, every head its floor of best entries, the rest by one global top-k', () => {
   const layers = 4;
   const kvHeads = 2;
   const length = 200;
@@ -89,7 +146,11 @@ test("the safeguard budget: exact total, every head its floor of best entries, t
   for (const ratio of [1, 0.5, 0.3, 0.2, 0.05]) {
     const grid = { layers, kvHeads, length, data };
     const keep = selectKeep(grid, ratio, 'safeguard');
-    assert.equal(keep.reduce((a, b) => a + b, 0), Math.round(ratio * data.length), `total at ${ratio}`);
+    assert.equal(
+      keep.reduce((a, b) => a + b, 0),
+      Math.round(ratio * data.length),
+      `total at ${ratio}`,
+    );
     const floor = Math.floor(SAFEGUARD * ratio * length);
     const plain = selectKeep(grid, ratio, 'global');
     for (let u = 0; u < layers * kvHeads; u++) {
@@ -97,11 +158,16 @@ test("the safeguard budget: exact total, every head its floor of best entries, t
       assert.ok(head.reduce((a, b) => a + b, 0) >= floor, `${ratio}: head ${u} keeps less than its floor ${floor}`);
       // the floor holds the head's best entries: nothing dropped outscores the floor's weakest
       const ranked = Array.from(data.subarray(u * length, (u + 1) * length)).sort((a, b) => b - a);
-      for (let i = 0; i < length; i++) if (!head[i]) assert.ok(floor === 0 || data[u * length + i] <= ranked[floor - 1], `${ratio}: head ${u} dropped ${data[u * length + i]}`);
+      for (let i = 0; i < length; i++)
+        if (!head[i]) assert.ok(floor === 0 || data[u * length + i] <= ranked[floor - 1], `${ratio}: head ${u} dropped ${data[u * length + i]}`);
     }
     // the lower layers are empty under the plain global budget at 0.2, not under the safeguard
     if (ratio === 0.2) {
-      assert.equal(plain.subarray(0, 3 * kvHeads * length).reduce((a, b) => a + b, 0), 0, 'the plain global top-k starves layers 0-2 here');
+      assert.equal(
+        plain.subarray(0, 3 * kvHeads * length).reduce((a, b) => a + b, 0),
+        0,
+        'the plain global top-k starves layers 0-2 here',
+      );
       assert.ok(keep.subarray(0, 3 * kvHeads * length).reduce((a, b) => a + b, 0) >= 3 * kvHeads * floor);
     }
   }
@@ -125,7 +191,11 @@ test("PyramidKV's budget: exact total, falling linearly with depth (2 - 1/20 dow
   for (const ratio of [1, 0.8, 0.5, 0.3, 0.1]) {
     const keep = selectKeep({ layers, kvHeads, length, data }, ratio, 'pyramid');
     const counts = Array.from({ length: layers }, (_, l) => keep.subarray(l * unit, (l + 1) * unit).reduce((a, b) => a + b, 0));
-    assert.equal(counts.reduce((a, b) => a + b), Math.round(ratio * data.length), `total at ${ratio}`);
+    assert.equal(
+      counts.reduce((a, b) => a + b),
+      Math.round(ratio * data.length),
+      `total at ${ratio}`,
+    );
     for (let l = 1; l < layers; l++) assert.ok(counts[l] <= counts[l - 1], `${ratio}: layer ${l} keeps ${counts[l]} > layer ${l - 1} ${counts[l - 1]}`);
     assert.ok(counts.every((c) => c <= unit));
   }
@@ -138,12 +208,19 @@ test("PyramidKV's budget: exact total, falling linearly with depth (2 - 1/20 dow
   // at 0.8 the bottom layers would exceed their entries: they are full, the rest share what is left
   const full = pyramidBudgets(layers, unit, Math.round(0.8 * layers * unit));
   assert.equal(full[0], unit);
-  assert.equal(full.reduce((a, b) => a + b), Math.round(0.8 * layers * unit));
+  assert.equal(
+    full.reduce((a, b) => a + b),
+    Math.round(0.8 * layers * unit),
+  );
 });
 
 test('bad input: ratio outside (0, 1], an empty context, a context beyond the positions', async () => {
   const grid = { layers: 1, kvHeads: 1, length: 4, data: new Float32Array(4) };
-  for (const bad of [0, -0.1, 1.5, NaN]) assert.throws(() => selectKeep(grid, bad), (e: unknown) => e instanceof EngineError && e.code === 'bad-input' && /ratio must be in \(0, 1\]/.test(e.message));
+  for (const bad of [0, -0.1, 1.5, NaN])
+    assert.throws(
+      () => selectKeep(grid, bad),
+      (e: unknown) => e instanceof EngineError && e.code === 'bad-input' && /ratio must be in \(0, 1\]/.test(e.message),
+    );
 
   const model = await Model.load(path.resolve('test/fixtures/tinycode'), { device: 'cpu', cacheRoot, threads: 1 });
   try {
@@ -151,7 +228,10 @@ test('bad input: ratio outside (0, 1], an empty context, a context beyond the po
     await assert.rejects(evalRecall(model, [], [], [], [], opts), /the context is empty/);
     await assert.rejects(evalRecall(model, [], [1, 2, 3], [], [], { ...opts, ratios: [2] }), /ratio must be in \(0, 1\]/);
     const tooLong = Array.from({ length: model.config.maxPositions + 8 }, (_, i) => 10 + (i % 3000));
-    await assert.rejects(model.forward({ ids: tooLong, cache: model.newCache() }), (e: unknown) => e instanceof EngineError && /outside the model's 1024 positions/.test(e.message));
+    await assert.rejects(
+      model.forward({ ids: tooLong, cache: model.newCache() }),
+      (e: unknown) => e instanceof EngineError && /outside the model's 1024 positions/.test(e.message),
+    );
   } finally {
     await model.dispose();
   }
@@ -164,10 +244,16 @@ test('bad input: ratio outside (0, 1], an empty context, a context beyond the po
     }
   };
   const tiny = ['--model', path.resolve('test/fixtures/tinycode'), '--device', 'cpu', '--cache-dir', cacheRoot];
-  assert.match(cli(['eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--max-context', '5000'])!.message, /does not fit the model's 1024 positions/);
+  assert.match(
+    cli(['eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--max-context', '5000'])!.message,
+    /does not fit the model's 1024 positions/,
+  );
   assert.match(cli(['index', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--ratio', '1.5'])!.message, /--ratio must be a number in/);
   assert.match(cli(['debug', 'kvzip-scores', ...tiny, '--context-ids', ''])!.message, /--context-ids needs at least one token id/);
-  assert.match(cli(['eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--presses', 'kvzip@nope'])!.message, /unknown budget mode "nope" \(known: global, safeguard/);
+  assert.match(
+    cli(['eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), ...tiny, '--presses', 'kvzip@nope'])!.message,
+    /unknown budget mode "nope" \(known: global, safeguard/,
+  );
 });
 
 test('`eval recall` with every press runs to the end when the context fills the positions (KVzip-head calibrates with the given chunk); `--presses none` measures the full cache alone', () => {
@@ -175,7 +261,30 @@ test('`eval recall` with every press runs to the end when the context fills the 
   // pass with the default 2000-token chunk (re-feeding all of them) would not fit
   const model = makeRandomModel(path.join(dir, 'llama3'), FAMILY_SPECS.llama3);
   const out = JSON.parse(
-    execFileSync(process.execPath, [CLI, 'eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), '--model', model, '--device', 'cpu', '--cache-dir', cacheRoot, '--chunk', '512', '--queries', '4', '--ratios', '1,0.3', '--json'], { encoding: 'utf8' }),
+    execFileSync(
+      process.execPath,
+      [
+        CLI,
+        'eval',
+        'recall',
+        '--repo',
+        path.resolve('test/fixtures/heldout-jwt'),
+        '--model',
+        model,
+        '--device',
+        'cpu',
+        '--cache-dir',
+        cacheRoot,
+        '--chunk',
+        '512',
+        '--queries',
+        '4',
+        '--ratios',
+        '1,0.3',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    ),
   ) as { rows: { press: string; ratio: number; tokenAccuracy: number; keptRatio: number }[]; full: { tokenAccuracy: number } };
   assert.deepEqual([...new Set(out.rows.map((r) => r.press))], ['kvzip', 'kvzip+', 'kvzip-head', 'snapkv', 'pyramidkv', 'h2o', 'streaming', 'knorm', 'random']);
   for (const r of out.rows) {
@@ -183,7 +292,30 @@ test('`eval recall` with every press runs to the end when the context fills the 
     else assert.ok(Math.abs(r.keptRatio - 0.3) < 1e-3, `${r.press} kept ${r.keptRatio}`);
   }
   const bare = JSON.parse(
-    execFileSync(process.execPath, [CLI, 'eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), '--model', model, '--device', 'cpu', '--cache-dir', cacheRoot, '--chunk', '512', '--queries', '4', '--presses', 'none', '--json'], { encoding: 'utf8' }),
+    execFileSync(
+      process.execPath,
+      [
+        CLI,
+        'eval',
+        'recall',
+        '--repo',
+        path.resolve('test/fixtures/heldout-jwt'),
+        '--model',
+        model,
+        '--device',
+        'cpu',
+        '--cache-dir',
+        cacheRoot,
+        '--chunk',
+        '512',
+        '--queries',
+        '4',
+        '--presses',
+        'none',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    ),
   ) as typeof out;
   assert.deepEqual(bare.rows, [], '--presses none: no press rows');
   assert.equal(bare.full.tokenAccuracy, out.full.tokenAccuracy, 'the same full-cache answers');

@@ -14,19 +14,35 @@ import { FAMILY_SPECS, makeRandomModel } from '../helpers/random-model';
 const { dir, cacheRoot } = scratchDir('load-memory');
 const CHILD = path.join(__dirname, '..', 'helpers', 'load-rss.ts');
 
-test('peak memory of loading a model and running it: fp32 well under twice its weights, fp16 within the estimate', { skip: process.platform !== 'linux' && 'reads /proc/self/status' }, async (t) => {
-  // ~80 MB of fp32 weights: far above the noise of a process's own growth
-  const model = makeRandomModel(path.join(dir, 'm'), { family: 'llama', hidden: 512, intermediate: 1536, layers: 6, heads: 8, kvHeads: 2, ropeTheta: 1e4, dtype: 'F16', seed: 11 });
-  const tiny = makeRandomModel(path.join(dir, 'tiny'), FAMILY_SPECS.llama3);
-  for (const weights of ['fp32', 'fp16'] as const) {
-    for (const m of [tiny, model]) await (await Model.load(m, { device: 'cpu', cacheRoot, threads: 1, weights })).dispose(); // converted once, here
-    const r = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', CHILD, tiny, model, cacheRoot, weights], { encoding: 'utf8' }));
-    const growth = (r.peak - r.before) / r.weightBytes;
-    t.diagnostic(`${weights}: weights ${(r.weightBytes / 2 ** 20).toFixed(1)} MiB; peak grew by ${((r.peak - r.before) / 2 ** 20).toFixed(1)} MiB = ${growth.toFixed(2)}× the weights file (estimate ${residentWeights(1, weights)}×)`);
-    assert.equal(r.converted, false, 'the child reuses the conversion');
-    assert.ok(r.weightBytes > (weights === 'fp32' ? 60 : 30) * 2 ** 20, `weights ${r.weightBytes}`);
-    // the memory check before a build must not underestimate what the weights take
-    assert.ok(growth < residentWeights(1, weights), `loading grew the peak by ${growth.toFixed(2)}× the weights file`);
-    if (weights === 'fp32') assert.ok(growth < 1.5, `fp32 loading grew the peak by ${growth.toFixed(2)}× the weights`);
-  }
-});
+test(
+  'peak memory of loading a model and running it: fp32 well under twice its weights, fp16 within the estimate',
+  { skip: process.platform !== 'linux' && 'reads /proc/self/status' },
+  async (t) => {
+    // ~80 MB of fp32 weights: far above the noise of a process's own growth
+    const model = makeRandomModel(path.join(dir, 'm'), {
+      family: 'llama',
+      hidden: 512,
+      intermediate: 1536,
+      layers: 6,
+      heads: 8,
+      kvHeads: 2,
+      ropeTheta: 1e4,
+      dtype: 'F16',
+      seed: 11,
+    });
+    const tiny = makeRandomModel(path.join(dir, 'tiny'), FAMILY_SPECS.llama3);
+    for (const weights of ['fp32', 'fp16'] as const) {
+      for (const m of [tiny, model]) await (await Model.load(m, { device: 'cpu', cacheRoot, threads: 1, weights })).dispose(); // converted once, here
+      const r = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', CHILD, tiny, model, cacheRoot, weights], { encoding: 'utf8' }));
+      const growth = (r.peak - r.before) / r.weightBytes;
+      t.diagnostic(
+        `${weights}: weights ${(r.weightBytes / 2 ** 20).toFixed(1)} MiB; peak grew by ${((r.peak - r.before) / 2 ** 20).toFixed(1)} MiB = ${growth.toFixed(2)}× the weights file (estimate ${residentWeights(1, weights)}×)`,
+      );
+      assert.equal(r.converted, false, 'the child reuses the conversion');
+      assert.ok(r.weightBytes > (weights === 'fp32' ? 60 : 30) * 2 ** 20, `weights ${r.weightBytes}`);
+      // the memory check before a build must not underestimate what the weights take
+      assert.ok(growth < residentWeights(1, weights), `loading grew the peak by ${growth.toFixed(2)}× the weights file`);
+      if (weights === 'fp32') assert.ok(growth < 1.5, `fp32 loading grew the peak by ${growth.toFixed(2)}× the weights`);
+    }
+  },
+);

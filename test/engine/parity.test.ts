@@ -49,7 +49,11 @@ const KV_LEADS = [[300, 301, 4095], [302, ...KV_CTX.slice(5, 8), 4095], [4095]];
 const KV_MODELS = ['llama3 F32', 'qwen3 F32'];
 
 const batch = new PyBatch();
-const pyLogits = Object.fromEntries(Object.entries(CASES).filter(([, c]) => !c.pyTwin).map(([name]) => [name, batch.logits(dirs[name], IDS)]));
+const pyLogits = Object.fromEntries(
+  Object.entries(CASES)
+    .filter(([, c]) => !c.pyTwin)
+    .map(([name]) => [name, batch.logits(dirs[name], IDS)]),
+);
 const pyScores = Object.fromEntries(KV_MODELS.map((name) => [name, batch.kvzip(dirs[name], KV_PREFIX, KV_CTX, KV_CHUNK, KV_LEADS)]));
 const pyStories = stories ? { logits: batch.logits(stories, STORY_IDS), greedy: batch.greedy(stories, [1], STORY_TOKENS) } : null;
 const ran = PY_SKIP ? null : batch.run();

@@ -6,7 +6,10 @@ import { CacheStatus, CacheTracker, TrackerDeps } from '../../src/extension/cach
 import { engineParams, readSettings } from '../../src/extension/settings';
 import { fakeEngine, flush, Result, sleep } from './fakes';
 
-const PARAMS = engineParams(readSettings(() => undefined), { root: '/ws', modelCacheDir: '/g', snapshotDir: '/s/snapshots' });
+const PARAMS = engineParams(
+  readSettings(() => undefined),
+  { root: '/ws', modelCacheDir: '/g', snapshotDir: '/s/snapshots' },
+);
 
 function setup(over: Partial<TrackerDeps> = {}) {
   const engine = fakeEngine();
@@ -29,13 +32,25 @@ function setup(over: Partial<TrackerDeps> = {}) {
   return { engine, tracker, states, files, auto };
 }
 
-const indexResult = (reused = false) => ({ key: 'k1', reused, builtElsewhere: false, files: { included: 2, skipped: [], leftOut: [] }, tokens: { prefix: 0, context: 100 }, keptRatio: 0.3, bytesOnDisk: 2048, timings: {} }) satisfies Result<'index'>;
+const indexResult = (reused = false) =>
+  ({
+    key: 'k1',
+    reused,
+    files: { included: 2, skipped: [] },
+    tokens: { prefix: 0, context: 100 },
+    segments: { total: 1, reused: 0, built: 1, failed: [] },
+    keptRatio: 0.3,
+    bytesOnDisk: 2048,
+    timings: {},
+  }) satisfies Result<'index'>;
 
 test('status answers become states, with the snapshot files', async () => {
   const { engine, tracker, states, files } = setup();
   assert.deepEqual(tracker.status, { kind: 'unknown' });
   const r = tracker.refresh();
-  engine.last('status')!.resolve({ state: 'stale', key: 'k0', bytes: 1000, keptRatio: 0.3, changedFiles: 2, files: ['a.ts', 'b.ts'] } satisfies Result<'status'>);
+  engine
+    .last('status')!
+    .resolve({ state: 'stale', key: 'k0', bytes: 1000, keptRatio: 0.3, changedFiles: 2, files: ['a.ts', 'b.ts'] } satisfies Result<'status'>);
   await r;
   assert.deepEqual(tracker.status, { kind: 'stale', key: 'k0', bytes: 1000, keptRatio: 0.3, changedFiles: 2 });
   assert.equal(tracker.readyKey, undefined, 'a stale cache has no key for hovers');
@@ -60,8 +75,18 @@ test('a build reports monotonic progress, is shared by a second caller, and ends
   const second = tracker.build();
   assert.equal(engine.calls.filter((c) => c.method === 'index').length, 1, 'one build at a time');
   const index = engine.last('index')!;
-  for (const [phase, done, total] of [['listing', 0, 1], ['prefill', 50, 100], ['scoring', 1, 4], ['prefill', 10, 100], ['writing', 1, 1]] as const) index.emit({ kind: 'progress', phase, done, total });
-  assert.ok(steps.every((f, i) => i === 0 || f >= steps[i - 1]), `never goes back: ${steps}`);
+  for (const [phase, done, total] of [
+    ['listing', 0, 1],
+    ['prefill', 50, 100],
+    ['scoring', 1, 4],
+    ['prefill', 10, 100],
+    ['writing', 1, 1],
+  ] as const)
+    index.emit({ kind: 'progress', phase, done, total });
+  assert.ok(
+    steps.every((f, i) => i === 0 || f >= steps[i - 1]),
+    `never goes back: ${steps}`,
+  );
   assert.equal(steps.at(-1), 1);
   assert.equal(states.at(-1)!.kind, 'building');
   index.resolve(indexResult());
@@ -81,7 +106,11 @@ test('cancelling a build leaves no engine call running and re-reads the state', 
   controller.abort();
   await assert.rejects(build, { code: 'cancelled' });
   await flush();
-  assert.deepEqual(engine.running().map((c) => c.method), ['status'], 'only the status re-read is left');
+  assert.deepEqual(
+    engine.running().map((c) => c.method),
+    ['status'],
+    'only the status re-read is left',
+  );
   engine.last('status')!.resolve({ state: 'none' });
   await flush();
   assert.equal(tracker.status.kind, 'missing');
@@ -94,7 +123,7 @@ test('cancelling a build leaves no engine call running and re-reads the state', 
   assert.equal(engine.last('index')!.signal!.aborted, true);
 });
 
-test('a failed build is an error state with the engine\'s sentence', async () => {
+test("a failed build is an error state with the engine's sentence", async () => {
   const { engine, tracker } = setup();
   const build = tracker.build();
   engine.last('index')!.reject(Object.assign(new Error('no file of /ws could be included'), { code: 'bad-input' }));
@@ -151,8 +180,16 @@ test('a question that builds the cache shows the build in the state', async () =
   const onProgress = tracker.answerProgress();
   onProgress({ kind: 'progress', phase: 'listing', done: 0, total: 1 });
   assert.equal(tracker.status.kind, 'unknown', 'listing happens for every question');
+  onProgress({ kind: 'progress', phase: 'composing', done: 0, total: 1 });
+  assert.equal(tracker.status.kind, 'unknown', 'loading the segments happens for every question');
   onProgress({ kind: 'progress', phase: 'scoring', done: 1, total: 2 });
   assert.equal(tracker.status.kind, 'building');
   onProgress({ kind: 'progress', phase: 'answering', done: 0, total: 1 });
   assert.equal(engine.last('status')?.method, 'status', 'the state is read again once the answer starts');
+});
+
+test('a question that builds the segments of a cache shows the build in the state', () => {
+  const { tracker } = setup();
+  tracker.answerProgress()({ kind: 'progress', phase: 'segments', done: 1, total: 4 });
+  assert.deepEqual(tracker.status, { kind: 'building', fraction: 0.12 + 0.25 * (0.95 - 0.12), message: 'Compressing the repository, segment by segment 25%' });
 });

@@ -32,7 +32,23 @@ function setup(store = new MemoryStore()) {
 
 test('unknown, malformed and extra-field messages are ignored', () => {
   const { chat, posted, actions, asked } = setup();
-  for (const m of [null, 42, 'ask', [], {}, { type: 'nope' }, { type: 'ask' }, { type: 'ask', question: '   ' }, { type: 'ask', question: 'q', extra: 1 }, { type: 'open-file', path: '../etc/passwd' }, { type: 'open-file', path: '/etc/passwd' }, { type: 'open-external', url: 'javascript:alert(1)' }, { type: 'stop', turnId: '../x' }, { type: 'copy', text: 7 }, { type: '__proto__' }]) {
+  for (const m of [
+    null,
+    42,
+    'ask',
+    [],
+    {},
+    { type: 'nope' },
+    { type: 'ask' },
+    { type: 'ask', question: '   ' },
+    { type: 'ask', question: 'q', extra: 1 },
+    { type: 'open-file', path: '../etc/passwd' },
+    { type: 'open-file', path: '/etc/passwd' },
+    { type: 'open-external', url: 'javascript:alert(1)' },
+    { type: 'stop', turnId: '../x' },
+    { type: 'copy', text: 7 },
+    { type: '__proto__' },
+  ]) {
     chat.receive(m);
   }
   assert.deepEqual(posted, []);
@@ -62,7 +78,10 @@ test('an answer streams as start, deltas, end; the history is saved and restored
   asked[0].opts.onText('a repo.');
   asked[0].finish();
   await flush();
-  assert.deepEqual(posted.map((m) => m.type), ['answer-start', 'answer-delta', 'answer-delta', 'answer-end']);
+  assert.deepEqual(
+    posted.map((m) => m.type),
+    ['answer-start', 'answer-delta', 'answer-delta', 'answer-end'],
+  );
   const [turn] = chat.history;
   assert.equal(turn.answer, 'It is a repo.');
   assert.equal(turn.status, 'done');
@@ -76,6 +95,28 @@ test('an answer streams as start, deltas, end; the history is saved and restored
   const init = reloaded.posted[0] as Extract<ToWebview, { type: 'init' }>;
   assert.deepEqual(init.turns, [turn]);
   assert.deepEqual(init.files, ['src/a.ts'], 'links work before the engine is asked again');
+});
+
+test("an answer's context is kept with its turn, through a reload", async () => {
+  const store = new MemoryStore();
+  const context = { mode: 'select' as const, segments: 6, totalSegments: 41, files: ['src/a.ts', 'src/b.ts'] };
+  const chat = new Chat({ store, act: () => {}, answer: async (_q, opts) => (opts.onText('A repo.'), { ...STATS, context }) });
+  const turn = await chat.ask('What is this?');
+  assert.deepEqual(turn!.stats!.context, context);
+  const reloaded = setup(store);
+  reloaded.chat.receive({ type: 'ready' });
+  const init = reloaded.posted[0] as Extract<ToWebview, { type: 'init' }>;
+  assert.deepEqual(init.turns[0].stats!.context, context);
+});
+
+test("a hover's symbol files reach the answer", async () => {
+  const { chat, asked } = setup();
+  const symbolFiles = Promise.resolve(['src/a.ts', 'src/b.ts']);
+  const p = chat.ask('Explain `add`', { maxTokens: 16, symbolFiles });
+  assert.equal(asked[0].opts.symbolFiles, symbolFiles);
+  assert.equal(asked[0].opts.maxTokens, 16);
+  asked[0].finish();
+  await p;
 });
 
 test('a turn that was streaming when the window went away comes back stopped', () => {
@@ -124,7 +165,10 @@ test('one answer at a time; new chat stops it and clears the history', async () 
   chat.receive({ type: 'new-chat' });
   assert.equal(asked[0].opts.signal.aborted, true);
   assert.equal((await first)?.status, undefined, 'the turn is gone with the history');
-  assert.deepEqual(posted.slice(-2).map((m) => m.type), ['answer-end', 'history-cleared']);
+  assert.deepEqual(
+    posted.slice(-2).map((m) => m.type),
+    ['answer-end', 'history-cleared'],
+  );
   assert.deepEqual(chat.history, []);
 });
 

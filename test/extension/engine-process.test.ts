@@ -25,10 +25,23 @@ const alive = (pid: number): boolean => {
 async function setup() {
   const dir = tempDir('engine-process');
   const hostScript = path.join(dir, 'engine-host.js');
-  await esbuild.build({ entryPoints: [path.resolve(__dirname, '..', '..', 'src', 'engine', 'worker', 'host.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['onnxruntime-node'], outfile: hostScript, logLevel: 'warning' });
+  await esbuild.build({
+    entryPoints: [path.resolve(__dirname, '..', '..', 'src', 'engine', 'worker', 'host.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['onnxruntime-node'],
+    outfile: hostScript,
+    logLevel: 'warning',
+  });
   const root = path.join(dir, 'repo');
   gitInit(root);
-  write(root, 'src/math.ts', 'export function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport function mul(a: number, b: number): number {\n  return a * b;\n}\n');
+  write(
+    root,
+    'src/math.ts',
+    'export function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport function mul(a: number, b: number): number {\n  return a * b;\n}\n',
+  );
   write(root, 'src/main.ts', "import { add, mul } from './math';\n\nconsole.log(add(2, mul(3, 4)));\n");
   write(root, 'README.md', '# demo\n\nAdds and multiplies numbers.\n');
   commit(root, '2026-01-01T00:00:00Z');
@@ -38,7 +51,9 @@ async function setup() {
   // a real EngineClient with nothing faked: the host process, its IPC, onnxruntime
   const client = new EngineClient({ hostScript, onCrash: (r) => crashes.push(r) });
   const ask = (over: Partial<AskParams> = {}): AskParams => ({ ...index, question: 'What does add do?', maxTokens: 400, temperature: 0, ...over });
-  const leftovers = () => (fs.existsSync(snapshotDir) ? fs.readdirSync(snapshotDir).filter((f) => f.endsWith('.rzkv') || f.endsWith('.tmp')) : []);
+  // segments (segments/*.rzkv), manifests (manifests/*.json) and temporary files of either
+  const leftovers = () =>
+    fs.existsSync(snapshotDir) ? (fs.readdirSync(snapshotDir, { recursive: true }) as string[]).filter((f) => /\.(rzkv|json|tmp)$/.test(f)) : [];
   return { client, hostScript, index, ask, crashes, leftovers };
 }
 
@@ -98,11 +113,14 @@ test('real engine process: cancel, crash and recovery on the tiny model', async 
     await client.dispose();
     assert.equal(alive(pid), false);
     assert.equal(crashes.length, 1, 'a requested exit is no crash');
-    assert.deepEqual(leftovers().filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      leftovers().filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   });
 });
 
-test('the extension\'s engine gets a fresh process when its environment changes (proxy, token), not before', async () => {
+test("the extension's engine gets a fresh process when its environment changes (proxy, token), not before", async () => {
   const { hostScript } = await setup();
   let env: Record<string, string> = { HTTPS_PROXY: 'http://proxy-a:3128' };
   const engine = new Engine({ hostScript, env: async () => env, onLog: () => {}, onCrash: () => assert.fail('no crash') });

@@ -19,7 +19,20 @@ test('links open files inside the workspace folder only', () => {
   assert.equal(openablePath('src/a.ts', ws), path.join(ws, 'src', 'a.ts'));
   assert.equal(openablePath('weird name/ü.md', ws), path.join(ws, 'weird name', 'ü.md'));
   assert.equal(openablePath('src/inner.ts', ws), path.join(ws, 'src', 'inner.ts'), 'a symlink within the folder is fine');
-  for (const bad of ['src/escape.txt', 'linkdir/secret.txt', '../links-outside/secret.txt', '/etc/passwd', 'src/../../x', 'src\\a.ts', 'C:/x', 'file:///etc/passwd', '', 'src/missing.ts', 42, undefined]) {
+  for (const bad of [
+    'src/escape.txt',
+    'linkdir/secret.txt',
+    '../links-outside/secret.txt',
+    '/etc/passwd',
+    'src/../../x',
+    'src\\a.ts',
+    'C:/x',
+    'file:///etc/passwd',
+    '',
+    'src/missing.ts',
+    42,
+    undefined,
+  ]) {
     assert.equal(openablePath(bad, ws), undefined, String(bad));
   }
   assert.ok(fs.existsSync(path.join(ws, 'src', 'escape.txt')), 'the escaping link exists: it is refused, not missing');

@@ -6,12 +6,20 @@ import { participantHandler } from '../../src/extension/participant';
 
 function stream() {
   const out = { progress: [] as string[], markdown: [] as string[], references: [] as string[] };
-  return { out, s: { progress: (v: string) => out.progress.push(v), markdown: (v: string) => out.markdown.push(v), reference: (v: string) => out.references.push(v) } };
+  return {
+    out,
+    s: { progress: (v: string) => out.progress.push(v), markdown: (v: string) => out.markdown.push(v), reference: (v: string) => out.references.push(v) },
+  };
 }
 
 function token() {
   const listeners: (() => void)[] = [];
-  return { isCancellationRequested: false, onCancellationRequested: (l: () => void) => (listeners.push(l), { dispose: () => listeners.splice(listeners.indexOf(l), 1) }), cancel: () => listeners.forEach((l) => l()), listeners };
+  return {
+    isCancellationRequested: false,
+    onCancellationRequested: (l: () => void) => (listeners.push(l), { dispose: () => listeners.splice(listeners.indexOf(l), 1) }),
+    cancel: () => listeners.forEach((l) => l()),
+    listeners,
+  };
 }
 
 const files = () => new Set(['src/math.ts', 'src/main.ts']);
@@ -54,7 +62,11 @@ test('cancelling aborts the engine call; failures become error details', async (
   assert.deepEqual(await pending, {});
   assert.equal(signal!.aborted, true);
 
-  const failing = participantHandler<string>({ files, toUri: (rel) => rel, answer: () => Promise.reject(new EngineError('missing-file', 'model folder /m does not exist')) });
+  const failing = participantHandler<string>({
+    files,
+    toUri: (rel) => rel,
+    answer: () => Promise.reject(new EngineError('missing-file', 'model folder /m does not exist')),
+  });
   assert.deepEqual(await failing({ prompt: 'q' }, {}, stream().s, token()), { errorDetails: { message: 'model folder /m does not exist' } });
   const empty = stream();
   assert.deepEqual(await failing({ prompt: '  ' }, {}, empty.s, token()), {});

@@ -29,7 +29,10 @@ test('macOS on Intel: no onnxruntime build; the message names it, the platforms 
 });
 
 test('any other platform without a build (Linux on 32-bit ARM, FreeBSD) gets the same answer, without the Mac hint', () => {
-  for (const [platform, arch, name] of [['linux', 'arm', 'Linux arm'], ['freebsd', 'x64', 'freebsd x64']]) {
+  for (const [platform, arch, name] of [
+    ['linux', 'arm', 'Linux arm'],
+    ['freebsd', 'x64', 'freebsd x64'],
+  ]) {
     const m = runtimeProblem(EXT, platform, arch, installed('linux-x64'));
     assert.ok(m);
     assert.ok(m.includes(`${name} (${platform}-${arch})`), m);

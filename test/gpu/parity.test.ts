@@ -58,7 +58,15 @@ after(async () => {
 });
 
 /** Feeds the same tokens to both caches (chunks of `split`) and compares the logits. */
-async function step(t: TestContext, { cpu, gpu }: Pair, cc: Cache, gc: Cache, ids: number[], what: string, tol = TOL): Promise<{ c: Float32Array; g: Float32Array }> {
+async function step(
+  t: TestContext,
+  { cpu, gpu }: Pair,
+  cc: Cache,
+  gc: Cache,
+  ids: number[],
+  what: string,
+  tol = TOL,
+): Promise<{ c: Float32Array; g: Float32Array }> {
   const c = (await cpu.forward({ ids, cache: cc, logits: true })).logits!;
   const g = (await gpu.forward({ ids, cache: gc, logits: true })).logits!;
   assertClose(t, g, c, tol, `${what}: WebGPU vs CPU`);
@@ -87,7 +95,16 @@ for (const name of Object.keys(FAMILY_SPECS)) {
     const [cc, gc] = [pair.cpu.newCache(), pair.gpu.newCache()];
     await step(t, pair, cc, gc, IDS.slice(0, 16), 'prefill 0-16 (empty past)');
     const { g } = await step(t, pair, cc, gc, IDS.slice(16, 24), 'prefill 16-24');
-    assertClose(t, g, RefModel.load(pair.dir).forward(IDS.slice(0, 24), IDS.slice(0, 24).map((_, i) => i)).logits, REF_TOL, 'WebGPU vs float64 reference');
+    assertClose(
+      t,
+      g,
+      RefModel.load(pair.dir).forward(
+        IDS.slice(0, 24),
+        IDS.slice(0, 24).map((_, i) => i),
+      ).logits,
+      REF_TOL,
+      'WebGPU vs float64 reference',
+    );
     for (let i = 24; i < 27; i++) await step(t, pair, cc, gc, [IDS[i]], `decode at ${i}`);
     await assertSameCache(t, gc, cc);
     gc.dispose();
@@ -127,7 +144,7 @@ test('attention statistics for H2O and SnapKV (colsum) on WebGPU == CPU', { skip
 /** Kept rows per (layer, KV head): a different share for each head, one head emptied. */
 function keepPlan(layers: number, kvHeads: number, n: number): number[][][] {
   let seed = 777;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   return Array.from({ length: layers }, (_, l) =>
     Array.from({ length: kvHeads }, (_, h) => {
       if (l === 1 && h === 0) return [];
@@ -148,10 +165,17 @@ for (const name of ['qwen2', 'mistral']) {
     await gc.retain(plan);
     const uploaded = await pair.gpu.residentCache(await (await cc.clone()).toHost());
     await assertSameCache(t, gc, cc);
-    for (const [at, end] of [[32, 35], [35, 36], [36, 37]]) {
+    for (const [at, end] of [
+      [32, 35],
+      [35, 36],
+      [36, 37],
+    ]) {
       const ids = IDS.slice(at, end);
       const expected = (await pair.cpu.forward({ ids, cache: cc, logits: true })).logits!;
-      for (const [cache, how] of [[gc, 'gathered'], [uploaded, 'uploaded']] as const) {
+      for (const [cache, how] of [
+        [gc, 'gathered'],
+        [uploaded, 'uploaded'],
+      ] as const) {
         const got = (await pair.gpu.forward({ ids, cache, logits: true })).logits!;
         assertClose(t, got, expected, TOL, `${how} cache, tokens ${at}-${end}: WebGPU vs CPU`);
       }
@@ -176,10 +200,15 @@ for (const [weights, family, tol, factor, floor] of [
     const { c, g } = await step(t, pair, cc, gc, IDS.slice(0, 24), `${weights} prefill`, tol);
     const exact = (await fp32.forward({ ids: IDS.slice(0, 24), cache: fp32.newCache(), logits: true })).logits!;
     const cpuErr = relL2(c, exact);
-    assertClose(t, g, exact, Number(Math.max(floor, factor * cpuErr).toPrecision(2)), `${weights} WebGPU vs fp32 (${weights} CPU vs fp32: ${cpuErr.toExponential(2)})`);
+    assertClose(
+      t,
+      g,
+      exact,
+      Number(Math.max(floor, factor * cpuErr).toPrecision(2)),
+      `${weights} WebGPU vs fp32 (${weights} CPU vs fp32: ${cpuErr.toExponential(2)})`,
+    );
     assert.equal(argmax(g), argmax(c), 'the same next token');
     await step(t, pair, cc, gc, [IDS[24]], `${weights} decode`, tol);
     gc.dispose();
   });
 }
-

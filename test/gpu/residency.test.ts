@@ -104,7 +104,10 @@ test('decoding over the compressed cache never copies the cache to the host; rol
     assert.deepEqual(ops.moved, moved, 'rows crossed the bus while answering');
 
     // rollback: the question's tensors are freed, the base cache is the same tensors, intact
-    assert.ok(presents.every((p) => p.location === 'none'), 'a question tensor outlived the rollback');
+    assert.ok(
+      presents.every((p) => p.location === 'none'),
+      'a question tensor outlived the rollback',
+    );
     for (let i = 0; i < L * Hkv; i++) {
       const now = cache.tensors(Math.floor(i / Hkv), i % Hkv);
       assert.ok(now[0] === base[i][0] && now[1] === base[i][1] && now[0].location === 'gpu-buffer', `base tensors of head ${i} replaced or freed`);

@@ -15,14 +15,22 @@ const { dir } = scratchDir('gpu-service');
 const TINY = path.join(ROOT, 'test', 'fixtures', 'tinycode');
 const repo = path.join(dir, 'repo');
 write(repo, 'README.md', '# kv\n\nParses and formats key=value lines.\n');
-write(repo, 'src/parse.ts', "export function parse(line: string): Record<string, string> {\n  const out: Record<string, string> = {};\n  for (const pair of line.split(';')) {\n    const [key, value] = pair.split('=');\n    if (key) out[key.trim()] = (value ?? '').trim();\n  }\n  return out;\n}\n");
-write(repo, 'src/format.ts', "export function format(fields: Record<string, string>): string {\n  return Object.entries(fields).map(([k, v]) => `${k}=${v}`).join('; ');\n}\n");
+write(
+  repo,
+  'src/parse.ts',
+  "export function parse(line: string): Record<string, string> {\n  const out: Record<string, string> = {};\n  for (const pair of line.split(';')) {\n    const [key, value] = pair.split('=');\n    if (key) out[key.trim()] = (value ?? '').trim();\n  }\n  return out;\n}\n",
+);
+write(
+  repo,
+  'src/format.ts',
+  "export function format(fields: Record<string, string>): string {\n  return Object.entries(fields).map(([k, v]) => `${k}=${v}`).join('; ');\n}\n",
+);
 
 const ctx = (): CallContext & { notices: string[] } => {
   const notices: string[] = [];
   return { signal: new AbortController().signal, notices, emit: (e) => e.kind === 'notice' && notices.push(e.message) };
 };
-const params = (engine: EngineSettings) => ({ engine, repo: { root: repo, maxContextTokens: 300, ratio: 0.3 }, question: 'What does parse return?', maxTokens: 16 });
+const params = (engine: EngineSettings) => ({ engine, repo: { root: repo, ratio: 0.3 }, question: 'What does parse return?', maxTokens: 16 });
 
 test('index + ask with device webgpu == the CPU; a WebGPU-built snapshot answers on the CPU', { skip: WEBGPU_SKIP }, async (t) => {
   const gpuEngine: EngineSettings = { model: TINY, device: 'webgpu', cacheDir: path.join(dir, 'gpu') };

@@ -14,7 +14,12 @@ function probe(): string | false {
     .then(() => process.exit(0), (e) => { console.error(e.message.split('\\n')[0]); process.exit(1); });`;
   const r = spawnSync(process.execPath, ['-e', script, model], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   if (r.status === 0) return false;
-  const last = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().split('\n').filter((l) => !l.startsWith('Warning')).pop() ?? '';
+  const last =
+    (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`)
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('Warning'))
+      .pop() ?? '';
   const why = last.replace(/^.*was false\.\s*/, ''); // onnxruntime's source location and check, then the message
   return `no WebGPU adapter (${why}); without a GPU, run tools/ci/lavapipe.sh and export what it prints`;
 }

@@ -32,7 +32,8 @@ export function pythonSkipReason(): string | null {
     if (!fs.existsSync(REF)) skipReason = `ref_llama.py not found at ${path.relative(process.cwd(), REF)}`;
     else {
       const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-      skipReason = r.status === 0 ? null : `python3-torch not installed: ${PYTHON} -c "import torch" failed (${(r.error?.message ?? r.stderr).trim().split('\n').pop()})`;
+      skipReason =
+        r.status === 0 ? null : `python3-torch not installed: ${PYTHON} -c "import torch" failed (${(r.error?.message ?? r.stderr).trim().split('\n').pop()})`;
     }
   }
   return skipReason;

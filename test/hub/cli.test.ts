@@ -26,7 +26,10 @@ test('model pull writes progress and done events as JSON lines; model ls lists t
 
   const pulled = await repozipModel(['pull', repo.id, '--token', 'hf_cli'], env);
   assert.equal(pulled.code, 0, pulled.stderr);
-  const events = pulled.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const events = pulled.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const done = events.pop();
   assert.equal(done.event, 'done');
   assert.ok(fs.existsSync(path.join(done.path, 'model.safetensors')));

@@ -53,12 +53,18 @@ test('a pull writes the huggingface_hub cache layout: blobs, relative snapshot s
 
   const [model] = listCachedModels(cacheDir);
   assert.equal(model.id, repo.id);
-  assert.equal(model.sizeOnDisk, repo.files.reduce((n, f) => n + f.data.length, 0));
+  assert.equal(
+    model.sizeOnDisk,
+    repo.files.reduce((n, f) => n + f.data.length, 0),
+  );
   assert.deepEqual(model.revisions, [{ commit: repo.commit, refs: ['main'], path: snapshot, complete: true }]);
 
   const requests = hub.log.length;
   assert.equal(await pullModel(repo.id, opts), snapshot);
-  assert.ok(hub.log.slice(requests).every((r) => r.method === 'HEAD'), 'a second pull downloads nothing');
+  assert.ok(
+    hub.log.slice(requests).every((r) => r.method === 'HEAD'),
+    'a second pull downloads nothing',
+  );
 });
 
 test('a sharded model: the index and every shard it names; absent files get .no_exist markers', async (t) => {
@@ -203,7 +209,10 @@ test('progress: monotone bytes, totals that add up, a plausible rate and ETA', a
   assert.ok(events.every((e) => e.totalAll === total));
   for (let i = 1; i < events.length; i++) {
     assert.ok(events[i].bytesAll >= events[i - 1].bytesAll, `bytesAll went back at event ${i}`);
-    const previous = events.slice(0, i).filter((e) => e.file === events[i].file).at(-1);
+    const previous = events
+      .slice(0, i)
+      .filter((e) => e.file === events[i].file)
+      .at(-1);
     assert.ok(!previous || events[i].bytes >= previous.bytes, `${events[i].file} went back at event ${i}`);
   }
   assert.deepEqual([events.at(-1)!.bytesAll, events.at(-1)!.etaSeconds], [total, 0]);
@@ -216,7 +225,7 @@ test('progress: monotone bytes, totals that add up, a plausible rate and ETA', a
   }
 });
 
-test('a renamed repository is followed through the hub\'s relative redirect', async (t) => {
+test("a renamed repository is followed through the hub's relative redirect", async (t) => {
   const repo = { ...modelRepo('acme/new-name'), renamedFrom: 'acme/old-name' };
   const { hub, opts } = await setup(t, [repo]);
   const snapshot = await pullModel('acme/old-name', opts);
@@ -243,7 +252,10 @@ test('resolveModel: folders as they are, cached models without the network, othe
   await rejectsWith(resolveModel('/no/such/folder', opts), 'missing-file', /does not exist/);
 
   const snapshot = await resolveModel(repo.id, opts);
-  assert.ok(hub.log.some((r) => r.method === 'GET'), 'not cached: downloaded');
+  assert.ok(
+    hub.log.some((r) => r.method === 'GET'),
+    'not cached: downloaded',
+  );
   const requests = hub.log.length;
   assert.equal(await resolveModel(repo.id, opts), snapshot);
   assert.equal(await resolveModel(`${repo.id}@${repo.commit}`, opts), snapshot);

@@ -187,7 +187,12 @@ export function modelRepo(id: string, opts: { weights?: number; shards?: number;
   const size = opts.weights ?? 256 * 1024;
   if (opts.shards) {
     const names = Array.from({ length: opts.shards }, (_, i) => `model-0000${i + 1}-of-0000${opts.shards}.safetensors`);
-    const weightMap = Object.fromEntries(names.flatMap((n, i) => [[`layers.${i}.a`, n], [`layers.${i}.b`, n]]));
+    const weightMap = Object.fromEntries(
+      names.flatMap((n, i) => [
+        [`layers.${i}.a`, n],
+        [`layers.${i}.b`, n],
+      ]),
+    );
     files.push({ name: 'model.safetensors.index.json', data: json({ metadata: {}, weight_map: weightMap }), lfs: false });
     names.forEach((name) => files.push({ name, data: crypto.randomBytes(size), lfs: true }));
   } else {

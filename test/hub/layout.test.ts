@@ -12,7 +12,11 @@ test('hub ids: org/name with an optional @revision; anything else is refused', (
   assert.deepEqual(parseHubId('HuggingFaceTB/SmolLM2-360M-Instruct@v1.0'), { repo: 'HuggingFaceTB/SmolLM2-360M-Instruct', revision: 'v1.0' });
   assert.deepEqual(parseHubId('a/b@refs/pr/1'), { repo: 'a/b', revision: 'refs/pr/1' });
   for (const bad of ['gpt2', 'a/b/c', '../a/b', 'a--b/c', 'a/b@', 'a/b@../../etc', 'a/b@/abs', 'a b/c']) {
-    assert.throws(() => parseHubId(bad), (e: unknown) => e instanceof EngineError && e.code === 'bad-input', bad);
+    assert.throws(
+      () => parseHubId(bad),
+      (e: unknown) => e instanceof EngineError && e.code === 'bad-input',
+      bad,
+    );
   }
 });
 
@@ -25,7 +29,12 @@ test('listCachedModels: revisions with their refs, completeness, size of blobs a
     fs.writeFileSync(path.join(repo, rel), data);
   };
   // c1: complete, linked to blobs; c2: real files (a cache made without symlinks), no weights yet.
-  for (const [name, blob] of [['config.json', 'a'], ['tokenizer.json', 'b'], ['tokenizer_config.json', 'c'], ['model.safetensors', 'd']]) {
+  for (const [name, blob] of [
+    ['config.json', 'a'],
+    ['tokenizer.json', 'b'],
+    ['tokenizer_config.json', 'c'],
+    ['model.safetensors', 'd'],
+  ]) {
     write(`blobs/${blob}`, blob.repeat(10));
     fs.mkdirSync(path.join(repo, 'snapshots', c1), { recursive: true });
     fs.symlinkSync(`../../blobs/${blob}`, path.join(repo, 'snapshots', c1, name));

@@ -6,7 +6,11 @@ import { Progress, ProgressMeter } from '../../src/engine/hub/progress';
 test('bytes add up, events are throttled to 200 ms, the rate is smoothed and resumed bytes do not count as speed', () => {
   let now = 0;
   const events: Progress[] = [];
-  const meter = new ProgressMeter(1000, (p) => events.push(p), () => now);
+  const meter = new ProgressMeter(
+    1000,
+    (p) => events.push(p),
+    () => now,
+  );
   const last = () => events.at(-1)!;
 
   meter.finish('config.json', 100); // already cached
@@ -35,5 +39,11 @@ test('a server that ignored Range restarts a file at zero: its bytes and the tot
   const meter = new ProgressMeter(1000, (p) => events.push(p));
   meter.start('w', 1000, 600);
   meter.start('w', 1000, 0);
-  assert.deepEqual(events.map((e) => [e.bytes, e.bytesAll]), [[600, 600], [0, 0]]);
+  assert.deepEqual(
+    events.map((e) => [e.bytes, e.bytesAll]),
+    [
+      [600, 600],
+      [0, 0],
+    ],
+  );
 });

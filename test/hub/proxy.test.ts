@@ -78,7 +78,14 @@ test('HTTPS_PROXY tunnels TLS to an https hub with CONNECT (a fresh process trus
   const cacheDir = tempDir(t);
 
   // NODE_EXTRA_CA_CERTS is read at start-up only, hence a child process; it gets a clean environment.
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: cacheDir, HF_ENDPOINT: hub.endpoint, HF_HUB_CACHE: cacheDir, HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: path.join(__dirname, 'tls/cert.pem') };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: cacheDir,
+    HF_ENDPOINT: hub.endpoint,
+    HF_HUB_CACHE: cacheDir,
+    HTTPS_PROXY: proxy.url,
+    NODE_EXTRA_CA_CERTS: path.join(__dirname, 'tls/cert.pem'),
+  };
   const script = `require('./src/engine/hub/download.ts').pullModel(process.argv[1]).then((p) => console.log(p), (e) => { console.error(e.message); process.exit(1); })`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '-e', script, repo.id], { cwd: path.resolve(__dirname, '../..'), env });
 

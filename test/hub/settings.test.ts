@@ -25,7 +25,7 @@ test('endpoint and offline mode', () => {
   assert.equal(hubSettings({ env: { HF_HUB_OFFLINE: '1' }, offline: false }).offline, false);
 });
 
-test('the token: the option, else HF_TOKEN, else the file huggingface_hub\'s login wrote', (t) => {
+test("the token: the option, else HF_TOKEN, else the file huggingface_hub's login wrote", (t) => {
   const home = tempDir(t);
   assert.equal(hubSettings({ env: { HF_HOME: home } }).token, undefined);
   fs.writeFileSync(path.join(home, 'token'), 'hf_from_file\n');

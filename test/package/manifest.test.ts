@@ -8,7 +8,28 @@ import test from 'node:test';
 const root = path.join(__dirname, '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 // VS Code 1.100's list (src/vs/platform/extensions/common/extensions.ts); vsce does not check them.
-const CATEGORIES = ['AI', 'Azure', 'Chat', 'Data Science', 'Debuggers', 'Extension Packs', 'Education', 'Formatters', 'Keymaps', 'Language Packs', 'Linters', 'Machine Learning', 'Notebooks', 'Programming Languages', 'SCM Providers', 'Snippets', 'Testing', 'Themes', 'Visualization', 'Other'];
+const CATEGORIES = [
+  'AI',
+  'Azure',
+  'Chat',
+  'Data Science',
+  'Debuggers',
+  'Extension Packs',
+  'Education',
+  'Formatters',
+  'Keymaps',
+  'Language Packs',
+  'Linters',
+  'Machine Learning',
+  'Notebooks',
+  'Programming Languages',
+  'SCM Providers',
+  'Snippets',
+  'Testing',
+  'Themes',
+  'Visualization',
+  'Other',
+];
 
 test('the icon is a 128×128 PNG (the Marketplace takes no SVG)', () => {
   const png = fs.readFileSync(path.join(root, pkg.icon));
@@ -19,7 +40,10 @@ test('the icon is a 128×128 PNG (the Marketplace takes no SVG)', () => {
 
 test('Marketplace metadata: known categories, a repository, a banner, engines unchanged', () => {
   assert.ok(pkg.categories.length > 0);
-  assert.deepEqual(pkg.categories.filter((c: string) => !CATEGORIES.includes(c)), []);
+  assert.deepEqual(
+    pkg.categories.filter((c: string) => !CATEGORIES.includes(c)),
+    [],
+  );
   assert.match(pkg.repository.url, /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+$/);
   assert.match(pkg.galleryBanner.color, /^#[0-9a-f]{6}$/i);
   assert.ok(pkg.keywords.length > 0 && pkg.keywords.length <= 30, 'the Marketplace takes up to 30 keywords');
@@ -29,7 +53,11 @@ test('Marketplace metadata: known categories, a repository, a banner, engines un
 
 test('the walkthrough: choose a model, build the cache, ask, open the chat — each with its page and a command that completes it', () => {
   const commands = new Set(pkg.contributes.commands.map((c: { command: string }) => c.command));
-  const views = new Set(Object.values(pkg.contributes.views).flat().map((v) => (v as { id: string }).id));
+  const views = new Set(
+    Object.values(pkg.contributes.views)
+      .flat()
+      .map((v) => (v as { id: string }).id),
+  );
   const [walkthrough] = pkg.contributes.walkthroughs;
   assert.equal(walkthrough.id, 'gettingStarted'); // main.ts opens it by this id
   const steps: { id: string; description: string; media: { markdown: string }; completionEvents: string[] }[] = walkthrough.steps;

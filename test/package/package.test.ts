@@ -19,7 +19,8 @@ const BUNDLES = ['dist/extension.js', 'dist/engine-host.js', 'media/chat.js'];
 const built = BUNDLES.every((f) => fs.existsSync(path.join(root, f)));
 const skip = built ? false : `the bundles are not built (${BUNDLES.join(', ')}): npm run build`;
 
-const packageTool = (...args: string[]) => execFileSync(process.execPath, ['tools/package.mjs', '--no-build', ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const packageTool = (...args: string[]) =>
+  execFileSync(process.execPath, ['tools/package.mjs', '--no-build', ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 const filesOf = (dir: string) => fs.readdirSync(path.join(root, dir)).map((f) => `${dir}/${f}`);
 
 /** Paths of another platform: under a folder named after another OS or architecture, or a native library outside the target's own folder. */
@@ -35,18 +36,35 @@ function required(target: string): string[] {
   const [platform, arch] = target.split('-');
   const steps: { media: { markdown: string } }[] = pkg.contributes.walkthroughs.flatMap((w: { steps: unknown[] }) => w.steps);
   return [
-    'package.json', 'README.md', 'LICENSE', 'ThirdPartyNotices.md', 'CHANGELOG.md', pkg.icon, 'media/repozip.svg',
-    ...BUNDLES, 'media/chat.css', 'media/codicon.css', 'media/codicon.ttf',
+    'package.json',
+    'README.md',
+    'LICENSE',
+    'ThirdPartyNotices.md',
+    'CHANGELOG.md',
+    pkg.icon,
+    'media/repozip.svg',
+    ...BUNDLES,
+    'media/chat.css',
+    'media/codicon.css',
+    'media/codicon.ttf',
     ...steps.map((s) => s.media.markdown),
-    ...filesOf('media/calibration'), ...filesOf('test/fixtures/tinycode'),
-    'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/dist/cjs/index.js',
+    ...filesOf('media/calibration'),
+    ...filesOf('test/fixtures/tinycode'),
+    'node_modules/onnxruntime-node/dist/index.js',
+    'node_modules/onnxruntime-common/dist/cjs/index.js',
     `${BIN}/${platform}/${arch}/onnxruntime_binding.node`,
   ];
 }
 
 /** Files that have no business in a VSIX: sources, source maps, tests, tools, other dependencies, README images. */
 const stray = (files: string[]) =>
-  files.filter((f) => /\.(ts|map)$/.test(f) || /^(src|tools|bench|native|scratch|media\/screenshots)\//.test(f) || (f.startsWith('test/') && !f.startsWith('test/fixtures/tinycode/')) || (f.startsWith('node_modules/') && !/^node_modules\/onnxruntime-(node|common)\//.test(f)));
+  files.filter(
+    (f) =>
+      /\.(ts|map)$/.test(f) ||
+      /^(src|tools|bench|native|scratch|media\/screenshots)\//.test(f) ||
+      (f.startsWith('test/') && !f.startsWith('test/fixtures/tinycode/')) ||
+      (f.startsWith('node_modules/') && !/^node_modules\/onnxruntime-(node|common)\//.test(f)),
+  );
 
 test('the linux-x64 VSIX: under the size budget, its own onnxruntime binary and no other platform’s', { skip }, (t) => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'repozip-vsix-'));
@@ -63,7 +81,13 @@ test('the linux-x64 VSIX: under the size budget, its own onnxruntime binary and 
   const files = [...listing.matchAll(/^\s*\d+\s+\S+\s+\S+\s+extension\/(.+)$/gm)].map((m) => m[1]);
   assert.ok(files.length > 20, listing);
   assert.deepEqual(foreign(files, 'linux-x64'), []);
-  for (const f of [`${BIN}/linux/x64/onnxruntime_binding.node`, `${BIN}/linux/x64/libonnxruntime.so.1`, 'dist/engine-host.js', 'test/fixtures/tinycode/model.safetensors']) assert.ok(files.includes(f), f);
+  for (const f of [
+    `${BIN}/linux/x64/onnxruntime_binding.node`,
+    `${BIN}/linux/x64/libonnxruntime.so.1`,
+    'dist/engine-host.js',
+    'test/fixtures/tinycode/model.safetensors',
+  ])
+    assert.ok(files.includes(f), f);
   assert.deepEqual(stray(files), []);
 });
 
@@ -73,13 +97,23 @@ test('every target lists what the extension runs on, with its own binaries only'
   for (const target of TARGETS) {
     const files = lists[target];
     assert.deepEqual(foreign(files, target), [], target);
-    assert.deepEqual(required(target).filter((f) => !files.includes(f)), [], `${target}: missing`);
+    assert.deepEqual(
+      required(target).filter((f) => !files.includes(f)),
+      [],
+      `${target}: missing`,
+    );
     assert.deepEqual(stray(files), [], target);
   }
 });
 
 test('the rules catch another platform’s binaries', () => {
-  const files = [`${BIN}/linux/x64/onnxruntime_binding.node`, `${BIN}/linux/arm64/onnxruntime_binding.node`, `${BIN}/win32/x64/onnxruntime.dll`, 'lib/darwin/x.js', 'bin/libonnxruntime.so.1'];
+  const files = [
+    `${BIN}/linux/x64/onnxruntime_binding.node`,
+    `${BIN}/linux/arm64/onnxruntime_binding.node`,
+    `${BIN}/win32/x64/onnxruntime.dll`,
+    'lib/darwin/x.js',
+    'bin/libonnxruntime.so.1',
+  ];
   assert.deepEqual(foreign(files, 'linux-x64'), files.slice(1));
   assert.deepEqual(foreign(files, 'win32-x64'), [files[0], files[1], files[3], files[4]]);
 });

@@ -43,7 +43,13 @@ const ctx = (n: number, vocab: number, seed: number) => Array.from({ length: n }
 const llamaCtx = ctx(20, VOCAB, 1);
 const KVZIP: Record<string, KvzipCase> = {
   // three chunks, the last one short; leads as KVzip builds them: repeat prompt, previous tail, header
-  'llama3 chunk 8 with leads': { dir: dirs.llama3, prefix: [4094, 17, 88], ctx: llamaCtx, chunk: 8, leads: [[300, 301, 4095], [302, ...llamaCtx.slice(5, 8), 4095], [4095]] },
+  'llama3 chunk 8 with leads': {
+    dir: dirs.llama3,
+    prefix: [4094, 17, 88],
+    ctx: llamaCtx,
+    chunk: 8,
+    leads: [[300, 301, 4095], [302, ...llamaCtx.slice(5, 8), 4095], [4095]],
+  },
   'qwen3 one chunk, no leads': { dir: dirs.qwen3, prefix: [4094, 5], ctx: ctx(16, VOCAB, 2), chunk: 16 },
   'qwen2 chunk 5 with leads': { dir: dirs.qwen2, prefix: [9], ctx: ctx(15, VOCAB, 3), chunk: 5, leads: [[1, 2], [3], [4, 5, 6]] },
 };

@@ -7,18 +7,19 @@ import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
+import type { Manifest } from '../../src/engine/segments/manifest';
+import { SegmentStores } from '../../src/engine/segments/snapshot';
 import { CallContext } from '../../src/engine/service';
 import { EngineClient } from '../../src/engine/worker/client';
 import type { EngineEvent, EngineSettings, IndexParams, RepoSettings } from '../../src/engine/worker/protocol';
 import { ROOT, scratchDir } from '../helpers/models';
 import { tempDir, write } from '../repo/fixture';
 
-export const TINY = path.join(ROOT, 'test', 'fixtures', 'tinycode');
 /**
- * tinycode has 1024 positions; 400 context tokens is about what a KVzip pass leaves room for, and
- * builds in well under a second on an idle core. Tests that build often use fewer.
+ * tinycode has 1024 positions, so its segments hold 128 tokens: smallRepo below is three of them,
+ * each built in a fraction of a second on an idle core.
  */
-export const MAX_CONTEXT = 400;
+export const TINY = path.join(ROOT, 'test', 'fixtures', 'tinycode');
 
 /**
  * A scratch folder for the calling test file (removed after its tests). The engine's cache root is
@@ -35,7 +36,11 @@ export function scratch(name: string): { dir: string; engine: EngineSettings; sn
  */
 export function smallRepo(root: string, variant = 0): string {
   write(root, 'README.md', '# calc\n\nAdds and multiplies numbers.\n');
-  write(root, 'src/math.ts', 'export function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport function mul(a: number, b: number): number {\n  return a * b;\n}\n');
+  write(
+    root,
+    'src/math.ts',
+    'export function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport function mul(a: number, b: number): number {\n  return a * b;\n}\n',
+  );
   write(root, 'src/main.ts', `import { add, mul } from './math';\n\nconsole.log(add(${variant}, mul(3, 4)));\n`);
   write(root, 'src/config.ts', 'export const config = { precision: 2, locale: "en" };\n');
   write(root, 'test/math.test.ts', "import { add } from '../src/math';\n\nif (add(1, 2) !== 3) throw new Error('add');\n");
@@ -43,7 +48,7 @@ export function smallRepo(root: string, variant = 0): string {
 }
 
 export function indexParams(engine: EngineSettings, repo: RepoSettings): IndexParams {
-  return { engine, repo: { maxContextTokens: MAX_CONTEXT, ratio: 0.5, ...repo } };
+  return { engine, repo: { ratio: 0.5, ...repo } };
 }
 
 /** An in-process call context that records what the engine said. */
@@ -70,7 +75,16 @@ export function hostScript(): Promise<string> {
     // removed when the process exits (an after() hook would go with the test that first asked)
     const outfile = path.join(tempDir('rel-host'), 'engine-host.js');
     const entry = path.join(ROOT, 'src', 'engine', 'worker', 'host.ts');
-    await esbuild.build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node'], logLevel: 'warning' });
+    await esbuild.build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      external: ['vscode', 'onnxruntime-node'],
+      logLevel: 'warning',
+    });
     return outfile;
   })();
   return host;
@@ -84,16 +98,31 @@ export async function startClient(): Promise<{ client: EngineClient; crashes: st
 }
 
 /**
- * What a snapshot folder holds: its snapshots (top level), and temporary and lock files at any depth
- * (the prefill checkpoints live in a subfolder and are written the same way).
+ * What a snapshot folder holds: its manifests (one per snapshot), its segments, temporary and lock
+ * files of either, and the records of builds in progress.
  */
-export function snapshotFolder(dir: string): { caches: string[]; temps: string[]; locks: string[] } {
+export function snapshotFolder(dir: string): { manifests: string[]; segments: string[]; temps: string[]; locks: string[]; pending: string[] } {
   const all = fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as string[]).sort() : [];
+  const inside = (sub: string, ext: string) => all.filter((n) => path.dirname(n) === sub && n.endsWith(ext)).map((n) => path.basename(n, ext));
   return {
-    caches: all.filter((n) => n.endsWith('.rzkv') && !n.includes(path.sep)),
+    manifests: inside('manifests', '.json'),
+    segments: inside('segments', '.rzkv'),
     temps: all.filter((n) => n.endsWith('.tmp')),
     locks: all.filter((n) => n.endsWith('.lock')),
+    pending: all.filter((n) => n.endsWith('.pending')),
   };
+}
+
+/** The manifest of snapshot `key` in a snapshot folder, read as the engine reads it (checked). */
+export async function manifestOf(snapshots: string, key: string): Promise<Manifest> {
+  const m = await new SegmentStores(snapshots).manifests.load(key);
+  assert.ok(m, `no manifest for ${key} in ${snapshots}`);
+  return m;
+}
+
+/** The file of segment `key` in a snapshot folder. */
+export function segmentFile(snapshots: string, key: string): string {
+  return path.join(snapshots, 'segments', `${key}.rzkv`);
 }
 
 export function alive(pid: number): boolean {
@@ -119,9 +148,9 @@ export function childrenOf(pid: number): number[] {
 }
 
 /**
- * Calls `onTemp` the moment the temporary file of a cache (a snapshot, or a checkpoint's cache, not
- * its small score file) appears in `dir`: inotify, so a write of a few milliseconds is still caught
- * in the act. Returns a function that stops watching.
+ * Calls `onTemp` the moment the temporary file of a segment appears in `dir` (a snapshot folder's
+ * segments/): inotify, so a write of a few milliseconds is still caught in the act. Returns a
+ * function that stops watching.
  */
 export function whenTempAppears(dir: string, onTemp: (name: string) => void): () => void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -40,7 +40,9 @@ test('50 questions in a row and 5 at once on one cache: all answered; the engine
   assert.equal(client.pid, pid, 'one engine process throughout');
 
   const growth = (n: number) => ((n - rss[10]) / rss[10]) * 100;
-  console.log(`# engine RSS: ${rss[10]} KiB after 10 questions, ${rss[50]} KiB after 50 (${growth(rss[50]).toFixed(1)} %), ${afterConcurrent} KiB after 5 concurrent; ${perQuestion.toFixed(0)} ms per question`);
+  console.log(
+    `# engine RSS: ${rss[10]} KiB after 10 questions, ${rss[50]} KiB after 50 (${growth(rss[50]).toFixed(1)} %), ${afterConcurrent} KiB after 5 concurrent; ${perQuestion.toFixed(0)} ms per question`,
+  );
   assert.ok(rss[50] <= rss[10] * (1 + MAX_GROWTH), `RSS grew ${growth(rss[50]).toFixed(1)} % from question 10 to 50`);
   assert.ok(afterConcurrent <= rss[10] * (1 + MAX_GROWTH), `RSS grew ${growth(afterConcurrent).toFixed(1)} % after the concurrent questions`);
 });

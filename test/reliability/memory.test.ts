@@ -1,16 +1,16 @@
-// Building a cache that would not fit in memory is refused before any work, with a way out in the
-// message, and nothing is written. REPOZIP_MEMORY_LIMIT stands in for the machine's free memory.
+// Building a segment that would not fit in memory is refused before any work, with a way out in
+// the message, and nothing is written. REPOZIP_MEMORY_LIMIT stands in for the machine's free memory.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../../src/engine/errors';
-import { MAX_CHUNK } from '../../src/engine/generate';
+import { MAX_CHUNK } from '../../src/engine/chunks';
 import { estimatePeak } from '../../src/engine/memory';
 import { readConfig } from '../../src/engine/model/config';
 import { EngineService } from '../../src/engine/service';
 import { write } from '../repo/fixture';
-import { indexParams, phases, recorder, scratch, smallRepo, TINY } from './helpers';
+import { indexParams, recorder, scratch, TINY } from './helpers';
 
 const { dir, engine } = scratch('memory');
 const service = new EngineService();
@@ -21,43 +21,48 @@ function withMemoryLimit<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
   return fn().finally(() => delete process.env.REPOZIP_MEMORY_LIMIT);
 }
 
-test('too little memory: index is refused with out-of-memory before prefilling, the message names a budget that fits, nothing is written', async () => {
+test('too little memory: index is refused with out-of-memory before building, the message names a segment size that fits, nothing is written', async () => {
   // the same repository into two snapshot folders: one built normally to learn the sizes, one refused
-  const root = smallRepo(path.join(dir, 'repo'));
-  // about 360 tokens in all: the engine proposes a smaller budget only when it stays above 256
-  write(root, 'src/table.ts', Array.from({ length: 12 }, (_, i) => `export const rate${i} = ${i * 7} / 100;`).join('\n') + '\n');
-  const sized = await service.index(indexParams({ ...engine, snapshotDir: path.join(dir, 'sized') }, { root }), recorder());
+  const root = path.join(dir, 'repo');
+  // one segment of about 400 tokens: the engine proposes a smaller size only when it stays above 256
+  write(root, 'src/table.ts', Array.from({ length: 27 }, (_, i) => `export const rate${i} = ${i * 7} / 100;`).join('\n') + '\n');
+  const settings = { root, segmentTokens: 480 };
+  const sized = await service.index(indexParams({ ...engine, snapshotDir: path.join(dir, 'sized') }, settings), recorder());
+  assert.equal(sized.segments.total, 1);
   const tokens = sized.tokens.prefix + sized.tokens.context;
+  assert.ok(tokens > 320, `${tokens} tokens`);
   const config = readConfig(TINY);
   const [graph] = fs.readdirSync(path.join(engine.cacheDir!, 'graphs'));
   const weights = fs.statSync(path.join(engine.cacheDir!, 'graphs', graph, 'weights.bin')).size;
   const peak = (n: number) => estimatePeak(config, weights, 'fp32', n, MAX_CHUNK).total;
   const refused = { ...engine, snapshotDir: path.join(dir, 'refused') };
 
-  // Between what 80 % of the tokens and all of them need: the message proposes that smaller budget.
+  // Between what 80 % of the tokens and all of them need: the message proposes that smaller segment size.
   const fitsFewer = (peak(Math.floor(tokens * 0.8)) + peak(tokens)) / 2 / 0.9;
-  // Less than the weights and the runtime alone: no budget helps.
+  // Less than the weights and the runtime alone: no segment size helps.
   const fitsNothing = 64 * 1024 ** 2;
   for (const [limit, says] of [
-    [fitsFewer, new RegExp(`set maxContextTokens to about ${Math.floor(tokens * 0.8)}`)],
+    [fitsFewer, new RegExp(`set segmentTokens to about ${Math.floor(tokens * 0.8)}`)],
     [fitsNothing, /use a smaller model or int4 weights/],
   ] as const) {
-    const ctx = recorder();
     await withMemoryLimit(limit, () =>
-      assert.rejects(service.index(indexParams(refused, { root }), ctx), (e: unknown) => {
+      assert.rejects(service.index(indexParams(refused, settings), recorder()), (e: unknown) => {
         assert.ok(e instanceof EngineError, String(e));
         assert.equal(e.code, 'out-of-memory', e.message);
-        assert.match(e.message, /^building this cache needs about [\d.]+ GB \(weights [\d.]+, KV [\d.]+, activations [\d.]+\) but only [\d.]+ GB are available: /);
+        assert.match(
+          e.message,
+          /^building this cache needs about [\d.]+ GB \(weights [\d.]+, KV [\d.]+, activations [\d.]+\) but only [\d.]+ GB are available: /,
+        );
         assert.match(e.message, says);
         return true;
       }),
     );
-    assert.ok(!phases(ctx.events).includes('prefill'), 'refused before any work');
-    assert.deepEqual(fs.readdirSync(refused.snapshotDir, { recursive: true }), [], 'nothing written');
+    const files = (fs.readdirSync(refused.snapshotDir, { recursive: true, withFileTypes: true }) as fs.Dirent[]).filter((e) => e.isFile());
+    assert.deepEqual(files, [], 'nothing written');
   }
 
   // with the memory back, the same call builds
-  const r = await service.index(indexParams(refused, { root }), recorder());
+  const r = await service.index(indexParams(refused, settings), recorder());
   assert.equal(r.reused, false);
   assert.equal(r.key, sized.key);
 });

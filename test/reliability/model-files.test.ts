@@ -37,7 +37,8 @@ const editJson = (file: string, edit: (j: Record<string, unknown>) => void) => {
 const spec = FAMILY_SPECS.qwen3;
 const CASES: Record<string, { model: () => string; code: ErrorCode; says: RegExp }> = {
   'a missing shard': {
-    model: () => brokenCopy(makeRandomModel(path.join(dir, 'sharded'), { ...spec, shards: 3 }), 'missing-shard', (d) => fs.rmSync(path.join(d, shardName(1, 3)))),
+    model: () =>
+      brokenCopy(makeRandomModel(path.join(dir, 'sharded'), { ...spec, shards: 3 }), 'missing-shard', (d) => fs.rmSync(path.join(d, shardName(1, 3)))),
     code: 'missing-file',
     says: /shard model-00002-of-00003\.safetensors/,
   },
@@ -52,7 +53,8 @@ const CASES: Record<string, { model: () => string; code: ErrorCode; says: RegExp
     says: /tensor model\.layers\.0\.self_attn\.q_proj\.weight has shape \[48,64\] but the config implies \[64,48\]/,
   },
   'an unsupported architecture': {
-    model: () => brokenCopy(TINY, 'gpt2', (d) => editJson(path.join(d, 'config.json'), (j) => ((j.model_type = 'gpt2'), (j.architectures = ['GPT2LMHeadModel'])))),
+    model: () =>
+      brokenCopy(TINY, 'gpt2', (d) => editJson(path.join(d, 'config.json'), (j) => ((j.model_type = 'gpt2'), (j.architectures = ['GPT2LMHeadModel'])))),
     code: 'unsupported-model',
     says: /model_type "gpt2" is not supported \(supported: /,
   },
@@ -79,7 +81,8 @@ test('a tokenizer without a chat template (a base model): indexes and answers wi
 
   const chat = brokenCopy(TINY, 'chat', (d) =>
     editJson(path.join(d, 'tokenizer_config.json'), (j) => {
-      j.chat_template = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+      j.chat_template =
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
     }),
   );
   const framed = await client.call('index', withModel(chat));

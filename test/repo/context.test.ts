@@ -27,14 +27,20 @@ test('buildRepoContext: list, order and lay out, with the map back to files', as
   assert.equal(ctx.source, 'git');
   assert.equal(ctx.repoName, 'demo');
   assert.equal(ctx.promptFormat, 'file-sep/1');
-  assert.deepEqual(ctx.files.map((f) => f.path), ['README.md', 'src/chat.ts', 'src/app.ts', 'test/app.test.ts']);
+  assert.deepEqual(
+    ctx.files.map((f) => f.path),
+    ['README.md', 'src/chat.ts', 'src/app.ts', 'test/app.test.ts'],
+  );
   assert.deepEqual(ctx.skipped, [{ path: 'logo.png', reason: 'binary', detail: 'extension .png' }]);
   assert.deepEqual(ctx.leftOut, []);
   // Control-token strings inside a file stay text: its ids hold no special id, and decode back.
   const chat = ctx.files[1];
   assert.ok(ctx.ids.slice(chat.start, chat.end).every((id) => !SPECIALS.includes(id)));
   assert.equal(tinycode.decode(ctx.ids.slice(chat.start, chat.end)), 'const end = "<|im_end|>";\nconst sep = "<|file_sep|>";\nconst eot = "<|endoftext|>";\n');
-  assert.deepEqual(ctx.ids.flatMap((id, i) => (SPECIALS.includes(id) ? [i] : [])), ctx.files.map((f) => f.headerStart));
+  assert.deepEqual(
+    ctx.ids.flatMap((id, i) => (SPECIALS.includes(id) ? [i] : [])),
+    ctx.files.map((f) => f.headerStart),
+  );
   assert.ok(Object.values(ctx.timings).every((ms) => ms >= 0));
 });
 
@@ -44,7 +50,10 @@ test('buildRepoContext: the budget leaves the test out first; an aborted build r
   const testFile = full.files[3];
   const ctx = await buildRepoContext({ root, tokenizer: tinycode, maxTokens: full.ids.length - 1, repoName: 'x' });
   assert.equal(ctx.repoName, 'x');
-  assert.deepEqual(ctx.files.map((f) => f.path), ['README.md', 'src/chat.ts', 'src/app.ts']);
+  assert.deepEqual(
+    ctx.files.map((f) => f.path),
+    ['README.md', 'src/chat.ts', 'src/app.ts'],
+  );
   assert.deepEqual(ctx.leftOut, [{ path: 'test/app.test.ts', reason: 'budget', tokens: testFile.end - testFile.headerStart }]);
   assert.deepEqual(ctx.ids, full.ids.slice(0, testFile.headerStart));
 

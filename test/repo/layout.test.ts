@@ -36,17 +36,29 @@ test('tinycode: <|file_sep|>path\\n content; control strings in files stay text'
   );
   // Special ids appear exactly at the three headers, nowhere inside a file.
   const at = l.ids.flatMap((id, i) => (specials.includes(id) ? [i] : []));
-  assert.deepEqual(at, l.files.map((f) => f.headerStart));
+  assert.deepEqual(
+    at,
+    l.files.map((f) => f.headerStart),
+  );
   assert.ok(l.files.every((f) => l.ids[f.headerStart] === sep));
   // The spans map ids back to files.
-  assert.deepEqual(l.files.map((f) => [f.path, tinycode.decode(l.ids.slice(f.start, f.end))]), [
-    ['a.ts', files[0].text],
-    ['dir/b b.ts', 'no newline at the end\n'],
-    ['empty.ts', '\n'],
-  ]);
-  assert.deepEqual(l.files.map((f) => tinycode.decode(l.ids.slice(f.headerStart, f.start))), ['<|file_sep|>a.ts\n', '<|file_sep|>dir/b b.ts\n', '<|file_sep|>empty.ts\n']);
+  assert.deepEqual(
+    l.files.map((f) => [f.path, tinycode.decode(l.ids.slice(f.start, f.end))]),
+    [
+      ['a.ts', files[0].text],
+      ['dir/b b.ts', 'no newline at the end\n'],
+      ['empty.ts', '\n'],
+    ],
+  );
+  assert.deepEqual(
+    l.files.map((f) => tinycode.decode(l.ids.slice(f.headerStart, f.start))),
+    ['<|file_sep|>a.ts\n', '<|file_sep|>dir/b b.ts\n', '<|file_sep|>empty.ts\n'],
+  );
   assert.equal(l.files[2].end, l.ids.length);
-  assert.deepEqual(l.files.map((f) => [f.bytes, f.sha256]), files.map((f) => [f.bytes, f.sha256]));
+  assert.deepEqual(
+    l.files.map((f) => [f.bytes, f.sha256]),
+    files.map((f) => [f.bytes, f.sha256]),
+  );
   assert.deepEqual(l.leftOut, []);
 });
 
@@ -62,14 +74,52 @@ test('without <|file_sep|> each file gets a plain-text header', async () => {
   const l = await layoutContext([file('a.py', 'print(1)'), file('b.py', 'x\n')], tok, { repoName: 'rz' });
   assert.equal(l.format, 'plain-header');
   assert.equal(String.fromCodePoint(...l.ids), '// ===== a.py =====\nprint(1)\n// ===== b.py =====\nx\n');
-  assert.deepEqual(l.files.map((f) => [f.headerStart, f.start, f.end]), [[0, 20, 29], [29, 49, 51]]);
+  assert.deepEqual(
+    l.files.map((f) => [f.headerStart, f.start, f.end]),
+    [
+      [0, 20, 29],
+      [29, 49, 51],
+    ],
+  );
 });
 
 test('file kinds for the budget', () => {
-  const kinds = ['README.md', 'docs/README.md', 'pkg/package.json', 'src/a.ts', 'src/a.test.ts', 'test/x.py', 'src/test_x.py', 'x_test.go', 'FooTest.java', 'testdata/in.json', 'docs/guide.md', 'CHANGELOG.md', 'LICENSE', 'examples/demo.py', 'notes.txt'];
+  const kinds = [
+    'README.md',
+    'docs/README.md',
+    'pkg/package.json',
+    'src/a.ts',
+    'src/a.test.ts',
+    'test/x.py',
+    'src/test_x.py',
+    'x_test.go',
+    'FooTest.java',
+    'testdata/in.json',
+    'docs/guide.md',
+    'CHANGELOG.md',
+    'LICENSE',
+    'examples/demo.py',
+    'notes.txt',
+  ];
   assert.deepEqual(
     kinds.map((p) => `${p}:${fileKind(p)}`),
-    ['README.md:key', 'docs/README.md:docs', 'pkg/package.json:key', 'src/a.ts:source', 'src/a.test.ts:tests', 'test/x.py:tests', 'src/test_x.py:tests', 'x_test.go:tests', 'FooTest.java:tests', 'testdata/in.json:tests', 'docs/guide.md:docs', 'CHANGELOG.md:docs', 'LICENSE:docs', 'examples/demo.py:docs', 'notes.txt:docs'],
+    [
+      'README.md:key',
+      'docs/README.md:docs',
+      'pkg/package.json:key',
+      'src/a.ts:source',
+      'src/a.test.ts:tests',
+      'test/x.py:tests',
+      'src/test_x.py:tests',
+      'x_test.go:tests',
+      'FooTest.java:tests',
+      'testdata/in.json:tests',
+      'docs/guide.md:docs',
+      'CHANGELOG.md:docs',
+      'LICENSE:docs',
+      'examples/demo.py:docs',
+      'notes.txt:docs',
+    ],
   );
 });
 
@@ -86,7 +136,10 @@ test('budget: key files, then source, docs, tests; smaller first; chosen files k
   ];
   // 18 + 16 + 32 = 66 for key + the two smaller sources; 52 does not fit in 80; docs (13) does; tests (14) no longer.
   const l = await layoutContext(files, tok, { repoName: 'rz', maxTokens: 80 });
-  assert.deepEqual(l.files.map((f) => f.path), ['README.md', 'src/small.ts', 'docs/d.md', 'src/mid.ts']);
+  assert.deepEqual(
+    l.files.map((f) => f.path),
+    ['README.md', 'src/small.ts', 'docs/d.md', 'src/mid.ts'],
+  );
   assert.deepEqual(l.leftOut, [
     { path: 'src/big.ts', reason: 'budget', tokens: 52 },
     { path: 'test/t.ts', reason: 'budget', tokens: 14 },
@@ -97,14 +150,27 @@ test('budget: key files, then source, docs, tests; smaller first; chosen files k
   const all = await layoutContext(files, tok, { repoName: 'rz', maxTokens: 145 });
   assert.deepEqual(all.leftOut, []);
   assert.equal(all.ids.length, 145);
-  assert.deepEqual(all.files.map((f) => f.path), files.map((f) => f.path));
+  assert.deepEqual(
+    all.files.map((f) => f.path),
+    files.map((f) => f.path),
+  );
   // One token less: the last file in the rank (the test) no longer fits.
   const tight = await layoutContext(files, tok, { repoName: 'rz', maxTokens: 144 });
   assert.deepEqual(tight.leftOut, [{ path: 'test/t.ts', reason: 'budget', tokens: 14 }]);
   // Below the smallest file: nothing is in, and everything is reported.
   const none = await layoutContext(files, tok, { repoName: 'rz', maxTokens: 12 });
   assert.deepEqual(none.ids, []);
-  assert.deepEqual(none.leftOut.map((f) => [f.path, f.tokens]), [['src/big.ts', 52], ['test/t.ts', 14], ['README.md', 18], ['src/small.ts', 16], ['docs/d.md', 13], ['src/mid.ts', 32]]);
+  assert.deepEqual(
+    none.leftOut.map((f) => [f.path, f.tokens]),
+    [
+      ['src/big.ts', 52],
+      ['test/t.ts', 14],
+      ['README.md', 18],
+      ['src/small.ts', 16],
+      ['docs/d.md', 13],
+      ['src/mid.ts', 32],
+    ],
+  );
 });
 
 test('layout stops between files when aborted', async () => {

@@ -79,9 +79,24 @@ test('a git repository: exactly the files git shows, each skip with its reason',
   assert.deepEqual(
     paths(l),
     sorted([
-      '.gitignore', 'README.md', 'docs/guide.md', 'keep.log', 'links/inside', 'package.json',
-      'scripts/build/make.ts', 'src/main.ts', 'src/special.ts', 'src/util.ts', 'src/version.py', 'src/with space/ünï file.ts',
-      'sub/.gitignore', 'sub/b.ts', 'sub/important.tmp', 'sub/secret.txt', 'test/main.test.ts', 'untracked.ts',
+      '.gitignore',
+      'README.md',
+      'docs/guide.md',
+      'keep.log',
+      'links/inside',
+      'package.json',
+      'scripts/build/make.ts',
+      'src/main.ts',
+      'src/special.ts',
+      'src/util.ts',
+      'src/version.py',
+      'src/with space/ünï file.ts',
+      'sub/.gitignore',
+      'sub/b.ts',
+      'sub/important.tmp',
+      'sub/secret.txt',
+      'test/main.test.ts',
+      'untracked.ts',
     ]),
   );
   assert.deepEqual(
@@ -170,7 +185,18 @@ test('a folder outside git: .gitignore semantics, .git skipped, symlinks and FIF
   assert.equal(l.source, 'walk');
   assert.deepEqual(
     paths(l),
-    sorted(['.gitignore', 'a.ts', 'keep.log', 'x/top-only.txt', 'pkg/.gitignore', 'pkg/keep.ts', 'pkg/deep/.gitignore', 'pkg/deep/b.ts', 'pkg/deep/c.js', 'proj/file.ts']),
+    sorted([
+      '.gitignore',
+      'a.ts',
+      'keep.log',
+      'x/top-only.txt',
+      'pkg/.gitignore',
+      'pkg/keep.ts',
+      'pkg/deep/.gitignore',
+      'pkg/deep/b.ts',
+      'pkg/deep/c.js',
+      'proj/file.ts',
+    ]),
   );
   assert.deepEqual(skips(l), ['pipe | not-a-file | not a regular file', 'self | symlink-loop | -> self', 'yarn.lock | lock-file | yarn.lock']);
 });

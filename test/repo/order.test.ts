@@ -62,7 +62,21 @@ test('git without commits, and folders outside git: by path', async () => {
 
 test('stabilityOrder is a pure function of the history', () => {
   const files = ['x', 'y', 'z', 'w'].map((p) => ({ path: p }));
-  const history = { lastCommit: new Map([['x', 30], ['y', 10], ['z', 10], ['w', 5]]), changed: new Set(['w']) };
-  assert.deepEqual(stabilityOrder(files, history).map((f) => f.path), ['y', 'z', 'x', 'w']);
-  assert.deepEqual(stabilityOrder(files, null).map((f) => f.path), ['w', 'x', 'y', 'z']);
+  const history = {
+    lastCommit: new Map([
+      ['x', 30],
+      ['y', 10],
+      ['z', 10],
+      ['w', 5],
+    ]),
+    changed: new Set(['w']),
+  };
+  assert.deepEqual(
+    stabilityOrder(files, history).map((f) => f.path),
+    ['y', 'z', 'x', 'w'],
+  );
+  assert.deepEqual(
+    stabilityOrder(files, null).map((f) => f.path),
+    ['w', 'x', 'y', 'z'],
+  );
 });

@@ -51,7 +51,10 @@ test('a 200 MB file is skipped as too large without being read', async (t) => {
     return readSync(...args);
   });
   const l = await listFiles(root);
-  assert.deepEqual(l.files.map((f) => f.path), ['small.ts']);
+  assert.deepEqual(
+    l.files.map((f) => f.path),
+    ['small.ts'],
+  );
   assert.deepEqual(l.skipped, [{ path: 'huge.txt', reason: 'too-large', detail: '209715200 bytes > maxFileBytes 1048576' }]);
   assert.equal(requested, 'export {};\n'.length + 1, 'only small.ts was read');
 });

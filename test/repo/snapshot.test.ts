@@ -42,7 +42,10 @@ test('the same repository in two folders with other mtimes has the same key; any
   const [a, b] = twoCopies();
   const ca = await buildRepoContext({ root: a, tokenizer: tinycode });
   const cb = await buildRepoContext({ root: b, tokenizer: tinycode });
-  assert.deepEqual(ca.files.map((f) => f.path), ['README.md', 'src/a.ts', 'src/b.ts', 'notes.txt']);
+  assert.deepEqual(
+    ca.files.map((f) => f.path),
+    ['README.md', 'src/a.ts', 'src/b.ts', 'notes.txt'],
+  );
   assert.deepEqual(cb.ids, ca.ids);
   const key = snapshotKey(parts(ca));
   assert.match(key, /^[0-9a-f]{64}$/);

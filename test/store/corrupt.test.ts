@@ -28,7 +28,10 @@ const dataStart = (b: Buffer) => 16 + headerLength(b);
 
 /** Recomputes the checksum, so that only the defect under test remains. */
 function reseal(b: Buffer): Buffer {
-  createHash('sha256').update(b.subarray(0, b.length - 40)).digest().copy(b, b.length - 40);
+  createHash('sha256')
+    .update(b.subarray(0, b.length - 40))
+    .digest()
+    .copy(b, b.length - 40);
   return b;
 }
 
@@ -78,16 +81,28 @@ const cases: [string, (g: Buffer) => Buffer, RegExp][] = [
   ['bit flip in the header: JSON syntax', (g) => flip(g, 16, 1), /the header is not valid JSON/],
   ['bit flip in the header: a field value', (g) => flip(g, at(g, '"dtype":"fp16"') + 12), /header field dtype must be fp16 or int8, got "fp17"/],
   ['bit flip in the header: meta text', (g) => flip(g, at(g, 'binary') + 1), /checksum mismatch: the file was damaged after it was written/],
-  ['bit flip in the header: invalid UTF-8', (g) => flip(g, at(g, 'ünïcode') + 1, 6), /the header is not valid JSON \(The encoded data was not valid for encoding utf-8\)/],
+  [
+    'bit flip in the header: invalid UTF-8',
+    (g) => flip(g, at(g, 'ünïcode') + 1, 6),
+    /the header is not valid JSON \(The encoded data was not valid for encoding utf-8\)/,
+  ],
   ['bit flip in a bitmap', (g) => flip(g, dataStart(g) + 17, 3), /layer 1 head 0: the header counts 15 kept rows, the bitmap 16/],
   ['bit flip in the middle of the rows', (g) => flip(g, Math.floor(g.length / 2), 5), /checksum mismatch/],
   ['bit flip in the last row byte', (g) => flip(g, g.length - 41), /checksum mismatch/],
   ['bit flip in the checksum', (g) => flip(g, g.length - 30), /checksum mismatch/],
   ['bit flip in the end marker', (g) => flip(g, g.length - 1), /the end marker is missing/],
-  ['header count disagrees with its bitmap', (g) => reseal(flip(g, dataStart(g) + 5 * 4 + 1, 2)), /layer 1 head 1: the header counts 37 kept rows, the bitmap 36/],
+  [
+    'header count disagrees with its bitmap',
+    (g) => reseal(flip(g, dataStart(g) + 5 * 4 + 1, 2)),
+    /layer 1 head 1: the header counts 37 kept rows, the bitmap 36/,
+  ],
   ['bitmap marks tokens past the context', (g) => reseal(flip(g, dataStart(g) + 5 * 5 - 1, 6)), /layer 1 head 1: the bitmap marks tokens past the context/],
   ['count above the context length', (g) => editHeader(g, (h) => (h.kept[0][1] = 38)), /header field kept must be 2 × 3 counts in \[0, 37\]/],
-  ['nextPosition before the end of the context', (g) => editHeader(g, (h) => (h.nextPosition = 41)), /header field nextPosition must be a whole number ≥ 42, got 41/],
+  [
+    'nextPosition before the end of the context',
+    (g) => editHeader(g, (h) => (h.nextPosition = 41)),
+    /header field nextPosition must be a whole number ≥ 42, got 41/,
+  ],
   ['file map past the context', (g) => editHeader(g, (h) => (h.files[2].end = 38)), /header field files\[2\] must be \{path, headerStart ≤ start ≤ end ≤ 37\}/],
   ['prefix ids of the wrong length', (g) => editHeader(g, (h) => h.prefixIds.pop()), /header field prefixIds must be 5 token ids/],
   ['shape field missing', (g) => editHeader(g, (h) => delete h.shape.headDim), /header field shape.headDim must be a positive integer, got undefined/],
@@ -101,11 +116,15 @@ for (const [name, damage, message] of cases) {
 }
 
 test('a file made for another model is refused', async () => {
-  await assertRejected(Buffer.from(await good), /made for model fingerprint f{64}, expected 0{64}/, { expect: { ...expect, modelFingerprint: '0'.repeat(64) } });
+  await assertRejected(Buffer.from(await good), /made for model fingerprint f{64}, expected 0{64}/, {
+    expect: { ...expect, modelFingerprint: '0'.repeat(64) },
+  });
 });
 
 test('a file made for another shape is refused', async () => {
-  await assertRejected(Buffer.from(await good), /shape is 2 layers × 3 KV heads × 16, expected 2 × 2 × 16/, { expect: { ...expect, shape: { ...expect.shape, kvHeads: 2 } } });
+  await assertRejected(Buffer.from(await good), /shape is 2 layers × 3 KV heads × 16, expected 2 × 2 × 16/, {
+    expect: { ...expect, shape: { ...expect.shape, kvHeads: 2 } },
+  });
 });
 
 test("another snapshot's file renamed to this key is refused", async () => {
@@ -119,10 +138,21 @@ test('a directory where the file should be: load reports it, save fails cleanly,
   fs.rmSync(file, { force: true });
   fs.mkdirSync(file);
   fs.writeFileSync(path.join(file, 'user-data'), 'x');
-  await assert.rejects(store.load(key, expect), (e: unknown) => e instanceof EngineError && e.code === 'corrupt-cache' && /is not a regular file; remove it \(repozip cache rm [0-9a-f]{64}\)$/.test(e.message));
-  await assert.rejects(store.save(snapshotCache(SMALL), info), (e: unknown) => e instanceof EngineError && /^cannot write .*\.rzkv: a directory is in the way \(EISDIR\)$/.test(e.message));
+  await assert.rejects(
+    store.load(key, expect),
+    (e: unknown) =>
+      e instanceof EngineError && e.code === 'corrupt-cache' && /is not a regular file; remove it \(repozip cache rm [0-9a-f]{64}\)$/.test(e.message),
+  );
+  await assert.rejects(
+    store.save(snapshotCache(SMALL), info),
+    (e: unknown) => e instanceof EngineError && /^cannot write .*\.rzkv: a directory is in the way \(EISDIR\)$/.test(e.message),
+  );
   assert.ok(fs.existsSync(path.join(file, 'user-data')));
-  assert.deepEqual(fs.readdirSync(store.dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left');
+  assert.deepEqual(
+    fs.readdirSync(store.dir).filter((n) => n.endsWith('.tmp')),
+    [],
+    'no temporary file left',
+  );
   assert.equal(await store.remove(key), true);
   assert.equal(fs.existsSync(file), false);
 });

@@ -6,6 +6,7 @@ import { KvCache } from '../../src/engine/kv/cache';
 import { keptRows } from '../../src/engine/kv/compress';
 import { selectKeep } from '../../src/engine/kv/select';
 import { rng } from '../../src/engine/sampling';
+import { Manifest, MANIFEST_VERSION } from '../../src/engine/segments/manifest';
 import type { FileRange, SnapshotInfo } from '../../src/engine/store/format';
 
 export interface CacheSpec {
@@ -23,7 +24,6 @@ export interface CacheSpec {
 export { rng };
 
 export const SMALL: CacheSpec = { layers: 2, kvHeads: 3, headDim: 16, prefix: 5, context: 37, ratio: 0.4, skew: 1 };
-
 
 export function snapshotCache(spec: CacheSpec): KvCache {
   const { layers: L, kvHeads: H, headDim: D, prefix: P, context: n } = spec;
@@ -72,6 +72,32 @@ export function snapshotInfo(spec: CacheSpec, over: Partial<SnapshotInfo> = {}):
     contextLength: spec.context,
     files,
     meta: { repoRoot: '/home/ünïcode/repo', included: files.length, skipped: [{ path: 'a.bin', reason: 'binary' }], timings: { prefillMs: 12.5 } },
+    ...over,
+  };
+}
+
+/** A manifest naming `segments` (each a SMALL-shaped cache in the segment store) for the repository at `root`. */
+export function manifestFor(snapshotKey: string, root: string, segments: string[], over: Partial<Manifest> = {}): Manifest {
+  return {
+    version: MANIFEST_VERSION,
+    snapshotKey,
+    root,
+    repoName: root.split('/').pop()!,
+    modelId: 'tinycode',
+    modelFingerprint: 'f'.repeat(64),
+    anchor: [100, 101, 102, 103, 104],
+    segmentTokens: 128,
+    settings: { press: 'kvzip', ratio: SMALL.ratio, budgetMode: 'global', dtype: 'fp16', chunk: 16 },
+    segments: segments.map((key, i) => ({
+      key,
+      tokens: SMALL.context,
+      kept: [],
+      pieces: [{ path: `src/f${i}.ts`, firstLine: 1, lastLine: 3, split: false, headerStart: 0, start: 2, end: SMALL.context }],
+      terms: [],
+    })),
+    skipped: [],
+    listing: segments.map((_, i): [string, string] => [`src/f${i}.ts`, 'e'.repeat(64)]),
+    createdAt: new Date().toISOString(),
     ...over,
   };
 }

@@ -11,7 +11,8 @@ import { CacheSpec, SMALL, snapshotCache, snapshotInfo } from './fixture';
 
 const bytesOf = (cache: KvCache, info: SnapshotInfo, dtype?: KvDtype) => Buffer.concat([...encodeSnapshot(cache, info, dtype).chunks]);
 const source = (b: Uint8Array): ByteSource => ({ size: b.length, read: async (into, offset) => into.set(b.subarray(offset, offset + into.length)) });
-const roundTrip = (cache: KvCache, info: SnapshotInfo, dtype?: KvDtype) => decodeSnapshot(source(bytesOf(cache, info, dtype)), { snapshotKey: info.snapshotKey });
+const roundTrip = (cache: KvCache, info: SnapshotInfo, dtype?: KvDtype) =>
+  decodeSnapshot(source(bytesOf(cache, info, dtype)), { snapshotKey: info.snapshotKey });
 
 function assertSameLayout(got: KvCache, want: KvCache): void {
   assert.deepEqual([got.layers, got.kvHeads, got.headDim, got.nextPosition], [want.layers, want.kvHeads, want.headDim, want.nextPosition]);
@@ -51,10 +52,35 @@ for (const spec of [SMALL, { ...SMALL, prefix: 0, context: 64, skew: 0, seed: 2 
     assert.deepEqual(header.files, info.files);
     assert.deepEqual(header.meta, info.meta);
     assert.deepEqual(header.prefixIds, info.prefixIds);
-    assert.deepEqual(header.kept, cache.heads.map((row) => row.map((hd) => hd.len - spec.prefix)));
     assert.deepEqual(
-      [header.snapshotKey, header.modelId, header.modelFingerprint, header.press, header.ratio, header.budgetMode, header.dtype, header.prefixLength, header.contextLength, header.nextPosition],
-      [info.snapshotKey, info.modelId, info.modelFingerprint, info.press, info.ratio, info.budgetMode, 'fp16', spec.prefix, spec.context, spec.prefix + spec.context],
+      header.kept,
+      cache.heads.map((row) => row.map((hd) => hd.len - spec.prefix)),
+    );
+    assert.deepEqual(
+      [
+        header.snapshotKey,
+        header.modelId,
+        header.modelFingerprint,
+        header.press,
+        header.ratio,
+        header.budgetMode,
+        header.dtype,
+        header.prefixLength,
+        header.contextLength,
+        header.nextPosition,
+      ],
+      [
+        info.snapshotKey,
+        info.modelId,
+        info.modelFingerprint,
+        info.press,
+        info.ratio,
+        info.budgetMode,
+        'fp16',
+        spec.prefix,
+        spec.context,
+        spec.prefix + spec.context,
+      ],
     );
     assert.deepEqual(header.shape, { layers: spec.layers, kvHeads: spec.kvHeads, headDim: spec.headDim });
     assert.ok(Math.abs(Date.parse(header.createdAt) - Date.now()) < 60_000);
@@ -101,7 +127,10 @@ test('sizes at ratio 0.3 (L=24, Hkv=2, D=64, n=4000, prefix 20): fp16 ≤ 0.32×
   const full = spec.context * spec.layers * spec.kvHeads * 2 * spec.headDim * 2;
   const lens = cache.heads.flat().map((h) => h.len - spec.prefix);
   t.diagnostic(`kept context rows per head: min ${Math.min(...lens)}, max ${Math.max(...lens)}`);
-  for (const [dtype, limit] of [['fp16', 0.32], ['int8', 0.17]] as const) {
+  for (const [dtype, limit] of [
+    ['fp16', 0.32],
+    ['int8', 0.17],
+  ] as const) {
     const bytes = bytesOf(cache, info, dtype).length;
     const line = `${dtype}: ${bytes} bytes = ${(bytes / full).toFixed(4)} × full fp16 (${full} bytes)`;
     t.diagnostic(line);
@@ -110,8 +139,7 @@ test('sizes at ratio 0.3 (L=24, Hkv=2, D=64, n=4000, prefix 20): fp16 ≤ 0.32×
   assert.ok(Math.max(...lens) > Math.min(...lens), 'heads should keep different counts');
 });
 
-const rejects = (fn: () => unknown, re: RegExp) =>
-  assert.throws(fn, (e: unknown) => e instanceof EngineError && e.code === 'bad-input' && re.test(e.message));
+const rejects = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => e instanceof EngineError && e.code === 'bad-input' && re.test(e.message));
 
 test('the encoder refuses what is not a snapshot, before producing a byte', () => {
   const info = snapshotInfo(SMALL);

@@ -35,14 +35,18 @@ test('two processes race on one snapshot: exactly one builds, the other waits, b
   const children = [run(), run()];
   // a barrier: both are started before either may take the lock
   const ready = () => fs.readdirSync(scratch.dir).filter((n) => n.startsWith('builds.log.ready.')).length;
-  for (const t0 = Date.now(); ready() < 2 && Date.now() - t0 < 30_000; ) await sleep(5);
+  for (const t0 = Date.now(); ready() < 2 && Date.now() - t0 < 30_000;) await sleep(5);
   fs.writeFileSync(`${marker}.go`, '');
   const results = (await Promise.all(children)).map((r) => JSON.parse(r.stdout));
   const builders = fs.readFileSync(marker, 'utf8').trim().split('\n').map(Number);
   assert.equal(builders.length, 1, 'exactly one build');
   assert.deepEqual(results.map((r) => r.outcome).sort(), ['built', 'reused']);
   assert.deepEqual(results.find((r) => r.outcome === 'reused').waited, true, 'the other process waited for the build');
-  assert.deepEqual(results.map((r) => r.builder), [builders[0], builders[0]], 'both loaded the one build');
+  assert.deepEqual(
+    results.map((r) => r.builder),
+    [builders[0], builders[0]],
+    'both loaded the one build',
+  );
   assert.equal(fs.existsSync(lockOf(dir)), false, 'the lock is released');
 });
 
@@ -77,7 +81,11 @@ test('a live lock of another host is waited for; cancelling the wait leaves it a
     (e: unknown) => e instanceof CancelledError && e.message === 'waiting for another build of this snapshot was cancelled',
   );
   assert.equal(built, false);
-  assert.deepEqual(waits.map((o) => [o.hostname, o.token]), [['elsewhere', 'theirs']], 'onWait once per holder');
+  assert.deepEqual(
+    waits.map((o) => [o.hostname, o.token]),
+    [['elsewhere', 'theirs']],
+    'onWait once per holder',
+  );
   assert.equal(fs.readFileSync(lockOf(dir), 'utf8'), raw);
 });
 
@@ -99,7 +107,10 @@ test('the holder keeps its lock fresh; a waiter in the same process reuses the b
   });
   await sleep(200);
   assert.ok(fs.statSync(lockOf(dir)).mtimeMs > mtime0, 'heartbeat');
-  assert.deepEqual(waits.map((o) => o.pid), [process.pid]);
+  assert.deepEqual(
+    waits.map((o) => o.pid),
+    [process.pid],
+  );
   release();
   assert.deepEqual(await Promise.all([first, second]), ['built', 'reused']);
   assert.equal(secondBuilt, false);
@@ -117,7 +128,10 @@ test('a holder whose lock was taken over does not delete the new owner’s lock'
 
 test('a failed build releases the lock and reports its error', async () => {
   const dir = freshDir();
-  await assert.rejects(withBuildLock(dir, key, { ready: () => false }, async () => Promise.reject(new Error('boom'))), /boom/);
+  await assert.rejects(
+    withBuildLock(dir, key, { ready: () => false }, async () => Promise.reject(new Error('boom'))),
+    /boom/,
+  );
   assert.equal(fs.existsSync(lockOf(dir)), false);
   assert.equal(await withBuildLock(dir, key, { ready: () => false }, async () => {}), 'built');
 });

@@ -33,6 +33,9 @@ describe('webview bundle', () => {
   it('uses the codicon font from next to its CSS', () => {
     const css = fs.readFileSync(path.join(root, 'media/codicon.css'), 'utf8');
     const urls = [...css.matchAll(/url\(["']?([^"')]+)/g)].map((m) => m[1]);
-    assert.deepEqual(urls.map((u) => u.replace(/\?.*/, '')), ['./codicon.ttf']);
+    assert.deepEqual(
+      urls.map((u) => u.replace(/\?.*/, '')),
+      ['./codicon.ttf'],
+    );
   });
 });

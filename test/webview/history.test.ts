@@ -33,7 +33,10 @@ describe('reduceTurns', () => {
     ]);
     assert.deepEqual(
       turns.map((t) => [t.status, t.error]),
-      [['error', 'The engine crashed.'], ['stopped', undefined]],
+      [
+        ['error', 'The engine crashed.'],
+        ['stopped', undefined],
+      ],
     );
   });
 
@@ -62,21 +65,54 @@ describe('reduceTurns', () => {
   });
 });
 
+describe("an answer's context", () => {
+  const context = { mode: 'select' as const, segments: 6, totalSegments: 41, files: ['src/a.ts', 'src/b.ts'] };
+  const ended = run([
+    { type: 'answer-start', turnId: 't1', question: 'Why?', at: 100 },
+    { type: 'answer-end', turnId: 't1', status: 'done', at: 900, stats: { ...stats, context } },
+  ]);
+
+  it('is kept with the turn and survives the saved state (a reload)', () => {
+    assert.deepEqual(ended[0].stats?.context, context);
+    const saved = JSON.parse(JSON.stringify(saveState(ended, CACHE, '')));
+    assert.deepEqual(loadState(saved).turns, ended);
+  });
+
+  it('a damaged one makes the saved state unusable, as any damaged turn does', () => {
+    for (const bad of [{ ...context, mode: 'most' }, { ...context, files: [1] }, { ...context, segments: '6' }, { ...context, extra: 1 }, { mode: 'all' }]) {
+      const saved = JSON.parse(JSON.stringify(saveState([{ ...ended[0], stats: { ...stats, context: bad } } as Turn], CACHE, '')));
+      assert.deepEqual(loadState(saved).turns, [], JSON.stringify(bad));
+    }
+  });
+});
+
 describe('capTurns', () => {
   const turns = Array.from({ length: 10 }, (_, i) => turn(`t${i}`, 'x'.repeat(100)));
   const size = JSON.stringify(turns[0]).length + 1;
 
   it('keeps the newest maxTurns', () => {
-    assert.deepEqual(capTurns(turns, { maxTurns: 3, maxChars: 1e9 }).map((t) => t.id), ['t7', 't8', 't9']);
+    assert.deepEqual(
+      capTurns(turns, { maxTurns: 3, maxChars: 1e9 }).map((t) => t.id),
+      ['t7', 't8', 't9'],
+    );
   });
 
   it('drops the oldest turns beyond maxChars', () => {
-    assert.deepEqual(capTurns(turns, { maxTurns: 50, maxChars: size * 4 }).map((t) => t.id), ['t6', 't7', 't8', 't9']);
-    assert.deepEqual(capTurns(turns, { maxTurns: 50, maxChars: size * 4 - 1 }).map((t) => t.id), ['t7', 't8', 't9']);
+    assert.deepEqual(
+      capTurns(turns, { maxTurns: 50, maxChars: size * 4 }).map((t) => t.id),
+      ['t6', 't7', 't8', 't9'],
+    );
+    assert.deepEqual(
+      capTurns(turns, { maxTurns: 50, maxChars: size * 4 - 1 }).map((t) => t.id),
+      ['t7', 't8', 't9'],
+    );
   });
 
   it('always keeps the newest turn', () => {
-    assert.deepEqual(capTurns([turn('a'), turn('big', 'x'.repeat(10_000))], { maxTurns: 50, maxChars: 100 }).map((t) => t.id), ['big']);
+    assert.deepEqual(
+      capTurns([turn('a'), turn('big', 'x'.repeat(10_000))], { maxTurns: 50, maxChars: 100 }).map((t) => t.id),
+      ['big'],
+    );
     assert.deepEqual(capTurns([], { maxTurns: 50, maxChars: 100 }), []);
   });
 });

@@ -23,9 +23,9 @@ const resolve = resolver(FILES);
 
 /** The file links in rendered markdown, as [text, path, line, column]. */
 function links(md: string): [string, string, string?, string?][] {
-  return [...render(md, FILES).html.matchAll(/<a href="#" class="file-link" data-path="([^"]*)"[^>]*?(?: data-line="(\d+)")?(?: data-column="(\d+)")?>(.*?)<\/a>/g)].map(
-    ([, path, line, column, text]) => [text, path, line, column].filter((x) => x !== undefined) as [string, string, string?, string?],
-  );
+  return [
+    ...render(md, FILES).html.matchAll(/<a href="#" class="file-link" data-path="([^"]*)"[^>]*?(?: data-line="(\d+)")?(?: data-column="(\d+)")?>(.*?)<\/a>/g),
+  ].map(([, path, line, column, text]) => [text, path, line, column].filter((x) => x !== undefined) as [string, string, string?, string?]);
 }
 
 describe('file references', () => {

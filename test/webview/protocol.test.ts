@@ -66,18 +66,51 @@ describe('parseFromWebview', () => {
   }
 
   const badPaths = [
-    '', '../secret', 'a/../../etc/passwd', 'a/..', '..', './a.ts', 'a/./b', 'a//b', 'a/', '/etc/passwd', '//server/share',
-    'C:\\Windows\\win.ini', 'C:/Windows/win.ini', 'c:foo', '\\\\server\\share', 'a\\..\\..\\b', 'file:///etc/passwd', 'vscode:x/y',
-    'a\0b', 'a\nb', 'x'.repeat(LIMITS.path + 1),
+    '',
+    '../secret',
+    'a/../../etc/passwd',
+    'a/..',
+    '..',
+    './a.ts',
+    'a/./b',
+    'a//b',
+    'a/',
+    '/etc/passwd',
+    '//server/share',
+    'C:\\Windows\\win.ini',
+    'C:/Windows/win.ini',
+    'c:foo',
+    '\\\\server\\share',
+    'a\\..\\..\\b',
+    'file:///etc/passwd',
+    'vscode:x/y',
+    'a\0b',
+    'a\nb',
+    'x'.repeat(LIMITS.path + 1),
   ];
   for (const path of badPaths) {
     it(`rejects the path ${JSON.stringify(path.slice(0, 40))}`, () => assert.equal(parseFromWebview({ type: 'open-file', path }), null));
   }
 
   const badUrls = [
-    'javascript:alert(1)', 'JAVASCRIPT:alert(1)', 'data:text/html,x', 'file:///etc/passwd', 'vscode://file/x', 'command:workbench.action.quit',
-    'ftp://example.com', '//example.com', 'example.com', '/a', 'https://user@evil.example', 'https://a:b@evil.example', 'https://exa mple.com',
-    'https://example.com/\n', ' https://example.com', 'https://', `https://example.com/${'x'.repeat(LIMITS.url)}`, 42,
+    'javascript:alert(1)',
+    'JAVASCRIPT:alert(1)',
+    'data:text/html,x',
+    'file:///etc/passwd',
+    'vscode://file/x',
+    'command:workbench.action.quit',
+    'ftp://example.com',
+    '//example.com',
+    'example.com',
+    '/a',
+    'https://user@evil.example',
+    'https://a:b@evil.example',
+    'https://exa mple.com',
+    'https://example.com/\n',
+    ' https://example.com',
+    'https://',
+    `https://example.com/${'x'.repeat(LIMITS.url)}`,
+    42,
   ];
   for (const url of badUrls) {
     it(`rejects the url ${JSON.stringify(url).slice(0, 50)}`, () => assert.equal(parseFromWebview({ type: 'open-external', url }), null));

@@ -10,9 +10,32 @@ import { render } from '../../src/webview/render';
 const FILES = new Set(['src/a.ts', 'README.md']);
 
 const ALLOWED: Record<string, string[]> = {
-  p: [], strong: [], em: [], s: [], br: [], hr: [], blockquote: [], ul: [], ol: ['start'], li: [],
-  h1: [], h2: [], h3: [], h4: [], h5: [], h6: [], table: [], thead: [], tbody: [], tr: [], th: ['class'], td: ['class'],
-  pre: [], code: ['class'], div: ['class'], span: ['class', 'aria-hidden'],
+  p: [],
+  strong: [],
+  em: [],
+  s: [],
+  br: [],
+  hr: [],
+  blockquote: [],
+  ul: [],
+  ol: ['start'],
+  li: [],
+  h1: [],
+  h2: [],
+  h3: [],
+  h4: [],
+  h5: [],
+  h6: [],
+  table: [],
+  thead: [],
+  tbody: [],
+  tr: [],
+  th: ['class'],
+  td: ['class'],
+  pre: [],
+  code: ['class'],
+  div: ['class'],
+  span: ['class', 'aria-hidden'],
   a: ['href', 'class', 'title', 'data-path', 'data-line', 'data-column'],
   button: ['type', 'class', 'title', 'aria-label', 'data-copy', 'data-insert'],
 };
@@ -99,7 +122,11 @@ describe('render: untrusted markdown stays inert', () => {
   });
 
   it('cannot break out of an attribute', () => {
-    for (const md of ['[x](https://a.example/"onmouseover="alert(1))', '[x](https://a.example "\\" onmouseover=\\"alert(1)")', '```js" onclick="alert(1)\ncode\n```']) {
+    for (const md of [
+      '[x](https://a.example/"onmouseover="alert(1))',
+      '[x](https://a.example "\\" onmouseover=\\"alert(1)")',
+      '```js" onclick="alert(1)\ncode\n```',
+    ]) {
       assertSafe(render(md, FILES).html);
     }
   });

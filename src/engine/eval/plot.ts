@@ -22,7 +22,9 @@ export function recallPlot(report: RecallReport, title: string, metric: 'tokenAc
   }
   for (const r of ratios) parts.push(`<text x="${x(r)}" y="${H - m.b + 18}" text-anchor="middle">${r}</text>`);
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">KV ratio (fraction kept)</text>`);
-  parts.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${metric === 'tokenAccuracy' ? 'token accuracy' : 'exact match'}</text>`);
+  parts.push(
+    `<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${metric === 'tokenAccuracy' ? 'token accuracy' : 'exact match'}</text>`,
+  );
   const ref = (v: number, label: string, color: string, row: number) => {
     parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y(v)}" y2="${y(v)}" stroke="${color}" stroke-dasharray="6 4"/>`);
     parts.push(`<text x="${W - m.r + 10}" y="${m.t + 16 * row}" fill="${color}">${esc(label)}</text>`);

@@ -21,10 +21,21 @@ export interface FileSpan {
 
 export interface RecallQuery {
   path: string;
+  /** Which source it was drawn from (makeQueries' input order). */
+  source: number;
   /** Index in the context of the first target token. */
   position: number;
   prompt: number[];
   target: number[];
+}
+
+/** A run of one file's tokens to draw queries from, and the header that names the file in a prompt. */
+export interface QuerySource {
+  path: string;
+  header: number[];
+  content: readonly number[];
+  /** Where content[0] sits in the context. */
+  at: number;
 }
 
 export interface RecallScore {
@@ -65,13 +76,15 @@ export interface RecallOptions {
   mode?: BudgetMode;
   signal?: AbortSignal;
   onProgress?: (what: string) => void;
+  /** Said when `ids` is empty: what the listing skipped and the budget left out (src/repo's emptyContextMessage). */
+  whyEmpty?: string;
 }
 
-/** Deterministic queries: files weighted by length, positions uniform inside their text. */
-export function makeQueries(ids: number[], files: FileSpan[], n: number, seed: number, promptTokens: number, targetTokens: number): RecallQuery[] {
-  const usable = files.filter((f) => f.end - f.start >= promptTokens + targetTokens);
+/** Deterministic queries: sources weighted by length, positions uniform inside their content. */
+export function makeQueries(sources: readonly QuerySource[], n: number, seed: number, promptTokens: number, targetTokens: number): RecallQuery[] {
+  const usable = sources.map((s, i) => ({ s, i })).filter(({ s }) => s.content.length >= promptTokens + targetTokens);
   if (usable.length === 0) throw new EngineError('bad-input', `no file in the context has ${promptTokens + targetTokens} tokens to query`);
-  const weights = usable.map((f) => f.end - f.start - promptTokens - targetTokens + 1);
+  const weights = usable.map(({ s }) => s.content.length - promptTokens - targetTokens + 1);
   const total = weights.reduce((a, b) => a + b, 0);
   const next = rng(seed);
   const out: RecallQuery[] = [];
@@ -79,38 +92,62 @@ export function makeQueries(ids: number[], files: FileSpan[], n: number, seed: n
     let r = Math.floor(next() * total);
     let i = 0;
     while (r >= weights[i]) r -= weights[i++];
-    const f = usable[i];
-    const position = f.start + promptTokens + r;
+    const { s, i: source } = usable[i];
+    const at = promptTokens + r;
     out.push({
-      path: f.path,
-      position,
-      prompt: [...ids.slice(f.headerStart, f.start), ...ids.slice(position - promptTokens, position)],
-      target: ids.slice(position, position + targetTokens),
+      path: s.path,
+      source,
+      position: s.at + at,
+      prompt: [...s.header, ...s.content.slice(at - promptTokens, at)],
+      target: s.content.slice(at, at + targetTokens),
     });
   }
   return out;
 }
 
-async function answerAll(model: Model, cache: Cache, queries: RecallQuery[], signal?: AbortSignal): Promise<RecallScore> {
-  let hits = 0;
-  let exact = 0;
-  for (const q of queries) {
-    const mark = cache.mark();
+/** How many of the query's target tokens a greedy continuation from `cache` reproduces (the cache is left as it was). */
+export async function answerQuery(model: Model, cache: Cache, q: RecallQuery, signal?: AbortSignal): Promise<number> {
+  const mark = cache.mark();
+  try {
     const out = await generate(model, cache, q.prompt, { maxTokens: q.target.length, stopIds: [], signal });
-    cache.rollback(mark);
     let same = 0;
     q.target.forEach((t, i) => (same += out.ids[i] === t ? 1 : 0));
-    hits += same;
-    exact += same === q.target.length ? 1 : 0;
+    return same;
+  } finally {
+    cache.rollback(mark);
   }
+}
+
+/** Token accuracy and exact match from each query's count of reproduced tokens. */
+export function recallScore(queries: readonly RecallQuery[], same: readonly number[]): RecallScore {
+  let hits = 0;
+  let exact = 0;
+  queries.forEach((q, i) => {
+    hits += same[i];
+    exact += same[i] === q.target.length ? 1 : 0;
+  });
   return { tokenAccuracy: hits / (queries.length * queries[0].target.length), exactMatch: exact / queries.length };
 }
 
-export async function evalRecall(model: Model, prefix: number[], ids: number[], files: FileSpan[], postfix: number[], opts: RecallOptions): Promise<RecallReport> {
+async function answerAll(model: Model, cache: Cache, queries: RecallQuery[], signal?: AbortSignal): Promise<RecallScore> {
+  const same: number[] = [];
+  for (const q of queries) same.push(await answerQuery(model, cache, q, signal));
+  return recallScore(queries, same);
+}
+
+export async function evalRecall(
+  model: Model,
+  prefix: number[],
+  ids: number[],
+  files: FileSpan[],
+  postfix: number[],
+  opts: RecallOptions,
+): Promise<RecallReport> {
   const t0 = performance.now();
   opts.ratios.forEach(checkRatio);
-  if (ids.length === 0) throw new EngineError('bad-input', 'the context is empty');
-  const queries = makeQueries(ids, files, opts.queries, opts.seed, opts.promptTokens, opts.targetTokens);
+  if (ids.length === 0) throw new EngineError('bad-input', opts.whyEmpty ?? 'the context is empty');
+  const sources = files.map((f) => ({ path: f.path, header: ids.slice(f.headerStart, f.start), content: ids.slice(f.start, f.end), at: f.start }));
+  const queries = makeQueries(sources, opts.queries, opts.seed, opts.promptTokens, opts.targetTokens);
   const needStats = opts.presses.some((p) => p.needsPrefillStats);
   opts.onProgress?.('prefill');
   const pre = await prefillContext(model, prefix, ids, { stats: needStats, signal: opts.signal });
@@ -127,7 +164,15 @@ export async function evalRecall(model: Model, prefix: number[], ids: number[], 
   for (const press of opts.presses) {
     const t = performance.now();
     opts.onProgress?.(`scoring ${press.name}`);
-    const grid: ScoreGrid = await press.score({ model, cache: pre.cache, prefixLength: prefix.length, contextIds: ids, postfix, stats: pre.stats, signal: opts.signal });
+    const grid: ScoreGrid = await press.score({
+      model,
+      cache: pre.cache,
+      prefixLength: prefix.length,
+      contextIds: ids,
+      postfix,
+      stats: pre.stats,
+      signal: opts.signal,
+    });
     scoreMs[press.name] = performance.now() - t;
     for (const ratio of opts.ratios) {
       opts.onProgress?.(`${press.name} @ ${ratio}`);
@@ -151,5 +196,13 @@ export async function evalRecall(model: Model, prefix: number[], ids: number[], 
   }
   pre.cache.dispose();
   empty.dispose();
-  return { contextTokens: ids.length, prefixTokens: prefix.length, queries: queries.length, full, noContext, rows, timings: { prefillMs: pre.ms, scoreMs, totalMs: performance.now() - t0 } };
+  return {
+    contextTokens: ids.length,
+    prefixTokens: prefix.length,
+    queries: queries.length,
+    full,
+    noContext,
+    rows,
+    timings: { prefillMs: pre.ms, scoreMs, totalMs: performance.now() - t0 },
+  };
 }

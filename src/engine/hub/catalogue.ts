@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { kvBytesPerToken, ModelConfig, parseConfig, readConfig } from '../model/config';
+import { parameterCount } from '../model/parameters';
 import { formatBytes, formatCount } from './format';
 
 export type DeviceClass = 'gpu' | 'cpu';
@@ -53,7 +54,17 @@ const HUB_MODELS: HubModel[] = [
     suits: ['gpu'],
     defaultFor: 'gpu',
     ratio: 0.3,
-    config: { model_type: 'qwen2', hidden_size: 1536, num_hidden_layers: 28, num_attention_heads: 12, num_key_value_heads: 2, intermediate_size: 8960, vocab_size: 151936, max_position_embeddings: 32768, tie_word_embeddings: true },
+    config: {
+      model_type: 'qwen2',
+      hidden_size: 1536,
+      num_hidden_layers: 28,
+      num_attention_heads: 12,
+      num_key_value_heads: 2,
+      intermediate_size: 8960,
+      vocab_size: 151936,
+      max_position_embeddings: 32768,
+      tie_word_embeddings: true,
+    },
   },
   {
     id: 'Qwen/Qwen2.5-Coder-0.5B-Instruct',
@@ -62,7 +73,17 @@ const HUB_MODELS: HubModel[] = [
     suits: ['cpu', 'gpu'],
     defaultFor: 'cpu',
     ratio: 0.5,
-    config: { model_type: 'qwen2', hidden_size: 896, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, intermediate_size: 4864, vocab_size: 151936, max_position_embeddings: 32768, tie_word_embeddings: true },
+    config: {
+      model_type: 'qwen2',
+      hidden_size: 896,
+      num_hidden_layers: 24,
+      num_attention_heads: 14,
+      num_key_value_heads: 2,
+      intermediate_size: 4864,
+      vocab_size: 151936,
+      max_position_embeddings: 32768,
+      tie_word_embeddings: true,
+    },
   },
   {
     id: 'Qwen/Qwen2.5-Coder-3B-Instruct',
@@ -70,7 +91,17 @@ const HUB_MODELS: HubModel[] = [
     description: 'better answers than 1.5B for twice the weights; needs a GPU with room',
     suits: ['gpu'],
     ratio: 0.3,
-    config: { model_type: 'qwen2', hidden_size: 2048, num_hidden_layers: 36, num_attention_heads: 16, num_key_value_heads: 2, intermediate_size: 11008, vocab_size: 151936, max_position_embeddings: 32768, tie_word_embeddings: true },
+    config: {
+      model_type: 'qwen2',
+      hidden_size: 2048,
+      num_hidden_layers: 36,
+      num_attention_heads: 16,
+      num_key_value_heads: 2,
+      intermediate_size: 11008,
+      vocab_size: 151936,
+      max_position_embeddings: 32768,
+      tie_word_embeddings: true,
+    },
   },
   {
     id: 'Qwen/Qwen3-0.6B',
@@ -78,7 +109,18 @@ const HUB_MODELS: HubModel[] = [
     description: 'small general model with a 40K context; 8 KV heads make its cache 9x that of Qwen2.5-Coder 0.5B',
     suits: ['gpu'],
     ratio: 0.5,
-    config: { model_type: 'qwen3', hidden_size: 1024, num_hidden_layers: 28, num_attention_heads: 16, num_key_value_heads: 8, head_dim: 128, intermediate_size: 3072, vocab_size: 151936, max_position_embeddings: 40960, tie_word_embeddings: true },
+    config: {
+      model_type: 'qwen3',
+      hidden_size: 1024,
+      num_hidden_layers: 28,
+      num_attention_heads: 16,
+      num_key_value_heads: 8,
+      head_dim: 128,
+      intermediate_size: 3072,
+      vocab_size: 151936,
+      max_position_embeddings: 40960,
+      tie_word_embeddings: true,
+    },
   },
   {
     id: 'HuggingFaceTB/SmolLM2-360M-Instruct',
@@ -86,17 +128,36 @@ const HUB_MODELS: HubModel[] = [
     description: 'tiny and fast on a CPU, but an 8K context and not trained for code',
     suits: ['cpu'],
     ratio: 0.5,
-    config: { model_type: 'llama', hidden_size: 960, num_hidden_layers: 32, num_attention_heads: 15, num_key_value_heads: 5, intermediate_size: 2560, vocab_size: 49152, max_position_embeddings: 8192, tie_word_embeddings: true },
+    config: {
+      model_type: 'llama',
+      hidden_size: 960,
+      num_hidden_layers: 32,
+      num_attention_heads: 15,
+      num_key_value_heads: 5,
+      intermediate_size: 2560,
+      vocab_size: 49152,
+      max_position_embeddings: 8192,
+      tie_word_embeddings: true,
+    },
   },
   {
     id: 'meta-llama/Llama-3.2-1B-Instruct',
     label: 'Llama 3.2 1B Instruct',
-    description: 'a 128K context; gated: accept Meta\'s licence on the hub and set a token',
+    description: "a 128K context; gated: accept Meta's licence on the hub and set a token",
     suits: ['gpu'],
     gated: true,
     ratio: 0.3,
     config: {
-      model_type: 'llama', hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 64, intermediate_size: 8192, vocab_size: 128256, max_position_embeddings: 131072, tie_word_embeddings: true,
+      model_type: 'llama',
+      hidden_size: 2048,
+      num_hidden_layers: 16,
+      num_attention_heads: 32,
+      num_key_value_heads: 8,
+      head_dim: 64,
+      intermediate_size: 8192,
+      vocab_size: 128256,
+      max_position_embeddings: 131072,
+      tie_word_embeddings: true,
       rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
     },
   },
@@ -151,15 +212,6 @@ function costs(c: ModelConfig): Pick<CatalogueEntry, 'parameters' | 'kvBytesPerT
 /** The model to use on a device class when the user has not chosen. */
 export function defaultEntry(entries: CatalogueEntry[], device: DeviceClass): CatalogueEntry {
   return entries.find((e) => e.defaultFor === device)!;
-}
-
-/** Weights of a decoder from its shapes: embeddings, per-layer attention and SwiGLU MLP, norms. */
-export function parameterCount(c: ModelConfig): number {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const attention = c.hiddenSize * (q + 2 * kv) + q * c.hiddenSize + (c.attentionBias ? q + 2 * kv : 0) + (c.traits.qkNorm ? 2 * c.headDim : 0);
-  const layer = attention + 3 * c.hiddenSize * c.intermediateSize + 2 * c.hiddenSize;
-  return c.numLayers * layer + c.vocabSize * c.hiddenSize * (c.tieEmbeddings ? 1 : 2) + c.hiddenSize;
 }
 
 /** A VS Code quick-pick item: the name, the id, and a line with what the model costs. */

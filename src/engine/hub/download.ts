@@ -41,7 +41,10 @@ export async function pullModel(spec: string, opts: PullOptions = {}): Promise<s
   const retries = opts.retries ?? 3;
   const { commit, files } = await listFiles(hub, cache, revision, retries, opts.signal);
 
-  const meter = new ProgressMeter(files.reduce((n, f) => n + f.size, 0), opts.onProgress);
+  const meter = new ProgressMeter(
+    files.reduce((n, f) => n + f.size, 0),
+    opts.onProgress,
+  );
   const snapshot = cache.snapshot(commit);
   const todo = files.filter((f) => {
     const cached = fs.existsSync(path.join(snapshot, f.name));
@@ -77,7 +80,13 @@ export async function resolveModel(spec: string, opts: PullOptions = {}): Promis
 }
 
 /** The files to fetch, all at the commit the revision names now. */
-async function listFiles(hub: Hub, cache: RepoCache, revision: string, retries: number, signal?: AbortSignal): Promise<{ commit: string; files: RemoteFile[] }> {
+async function listFiles(
+  hub: Hub,
+  cache: RepoCache,
+  revision: string,
+  retries: number,
+  signal?: AbortSignal,
+): Promise<{ commit: string; files: RemoteFile[] }> {
   // config.json alone first: it pins the commit, and a gated or missing repository fails once.
   const config = await hub.head(revision, CONFIG, signal);
   if (!config) throw new EngineError('download', `${hub.repo} has no ${CONFIG} at ${revision}: repozip needs a transformers model`);
@@ -125,7 +134,10 @@ function cachedSnapshot(cache: RepoCache, spec: string, revision: string): strin
   }
   const missing = missingFiles(cache.snapshot(commit));
   if (missing.length) {
-    throw new EngineError('download', `offline mode is on and ${spec} is only partly cached in ${cache.snapshot(commit)} — missing ${missing.join(', ')}: ${advice}`);
+    throw new EngineError(
+      'download',
+      `offline mode is on and ${spec} is only partly cached in ${cache.snapshot(commit)} — missing ${missing.join(', ')}: ${advice}`,
+    );
   }
   return cache.snapshot(commit);
 }

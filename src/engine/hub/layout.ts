@@ -112,7 +112,10 @@ export interface CachedModel {
 export function listCachedModels(cacheDir: string): CachedModel[] {
   if (!fs.existsSync(cacheDir)) return [];
   const models: CachedModel[] = [];
-  for (const folder of fs.readdirSync(cacheDir).filter((f) => f.startsWith('models--')).sort()) {
+  for (const folder of fs
+    .readdirSync(cacheDir)
+    .filter((f) => f.startsWith('models--'))
+    .sort()) {
     const dir = path.join(cacheDir, folder);
     const refs = new Map<string, string[]>();
     for (const file of walk(path.join(dir, 'refs'))) {

@@ -56,10 +56,15 @@ export class Hub {
       if (res.statusCode === 404 && !['RepoNotFound', 'RevisionNotFound'].includes(String(res.headers['x-error-code']))) return null;
       if (res.statusCode! >= 400) throw this.refusal(res, revision);
       const commit = String(res.headers['x-repo-commit'] ?? '');
-      const etag = String(res.headers['x-linked-etag'] ?? res.headers.etag ?? '').replace(/^W\//, '').replace(/"/g, '');
+      const etag = String(res.headers['x-linked-etag'] ?? res.headers.etag ?? '')
+        .replace(/^W\//, '')
+        .replace(/"/g, '');
       const size = Number(res.headers['x-linked-size'] ?? res.headers['content-length']);
       if (!COMMIT.test(commit) || !SAFE_ETAG.test(etag) || etag.startsWith('.') || !Number.isSafeInteger(size)) {
-        throw new EngineError('download', `${this.settings.endpoint} described ${this.repo}/${name} without a commit, ETag or size: is HF_ENDPOINT a Hugging Face hub?`);
+        throw new EngineError(
+          'download',
+          `${this.settings.endpoint} described ${this.repo}/${name} without a commit, ETag or size: is HF_ENDPOINT a Hugging Face hub?`,
+        );
       }
       return { name, commit, etag, size, url: location ? new URL(location, url) : this.fileUrl(commit, name) };
     }
@@ -95,7 +100,9 @@ export class Hub {
     if (signal?.aborted) return new CancelledError(`download of ${this.repo}`);
     if (e instanceof EngineError) return e;
     const err = e as NodeJS.ErrnoException;
-    const tlsHint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(`${err.code} ${err.message}`) ? ' If a proxy inspects TLS, point NODE_EXTRA_CA_CERTS at its CA certificate.' : '';
+    const tlsHint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(`${err.code} ${err.message}`)
+      ? ' If a proxy inspects TLS, point NODE_EXTRA_CA_CERTS at its CA certificate.'
+      : '';
     return new NetworkError(
       `cannot reach ${url.host}: ${err.message}. Check the network or the proxy (HTTPS_PROXY), or set HF_HUB_OFFLINE=1 to use only downloaded models.${tlsHint}`,
     );
@@ -106,7 +113,10 @@ export class Hub {
     const page = `${this.settings.endpoint}/${this.repo}`;
     const withToken = this.settings.token !== undefined;
     if (code === 'RepoNotFound') {
-      return new EngineError('download', `${this.repo} was not found on ${this.settings.endpoint}${withToken ? '' : ' (if it is private, set HF_TOKEN or pass --token)'}`);
+      return new EngineError(
+        'download',
+        `${this.repo} was not found on ${this.settings.endpoint}${withToken ? '' : ' (if it is private, set HF_TOKEN or pass --token)'}`,
+      );
     }
     if (code === 'RevisionNotFound') return new EngineError('download', `${this.repo} has no revision "${revision}"`);
     if (res.statusCode === 401 || res.statusCode === 403) {

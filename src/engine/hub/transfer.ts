@@ -29,7 +29,9 @@ export async function fetchBlob(hub: Hub, file: RemoteFile, blob: string, opts: 
       const transient = !(e instanceof EngineError) || e instanceof NetworkError;
       if (!transient) throw e;
       if (attempt >= opts.retries) {
-        throw e instanceof EngineError ? e : new EngineError('download', `downloading ${file.name} failed: ${(e as Error).message}; pull again to resume where it stopped`);
+        throw e instanceof EngineError
+          ? e
+          : new EngineError('download', `downloading ${file.name} failed: ${(e as Error).message}; pull again to resume where it stopped`);
       }
       await sleep(RETRY_DELAY_MS * (attempt + 1), undefined, { signal: opts.signal }).catch(() => {
         throw new CancelledError(`download of ${file.name}`);

@@ -2,9 +2,9 @@
 // score it with a press, select with a budget, evict. The prefix (system prompt / chat header) is
 // never scored and never evicted; it is the attention sink every question relies on.
 import { throwIfCancelled } from '../errors';
-import { ChunkSizer, yieldToLoop } from '../generate';
+import { ChunkSizer, yieldToLoop } from '../chunks';
 import { Model } from '../model/model';
-import { Cache, KvCache } from './cache';
+import { Cache } from './cache';
 import { PrefillStats, Press, PressContext } from './press';
 import { BudgetMode, checkRatio, ScoreGrid, selectKeep } from './select';
 
@@ -31,21 +31,20 @@ export async function prefillContext(
     signal?: AbortSignal;
     onProgress?: (done: number, total: number) => void;
     maxChunk?: number;
-    /** A cache already holding prefix ‖ context[0, n) (a checkpoint): only the rest is fed. */
-    start?: Cache;
   } = {},
 ): Promise<PrefillResult> {
   const t0 = performance.now();
   const ids = [...prefix, ...context];
-  const cache = opts.start ?? model.newCache();
-  if (opts.stats && opts.start) throw new Error('prefill statistics need the whole context fed');
+  const cache = model.newCache();
   const units = model.config.numLayers * model.config.numKvHeads;
   const total = ids.length;
   const window = Math.min(opts.window ?? SNAPKV_WINDOW, context.length);
-  const stats: PrefillStats | undefined = opts.stats ? { received: new Float32Array(units * total), window: new Float32Array(units * total), windowSize: window } : undefined;
+  const stats: PrefillStats | undefined = opts.stats
+    ? { received: new Float32Array(units * total), window: new Float32Array(units * total), windowSize: window }
+    : undefined;
   const sizer = new ChunkSizer(opts.maxChunk);
   try {
-    for (let i = cache.nextPosition; i < total; ) {
+    for (let i = 0; i < total;) {
       throwIfCancelled(opts.signal, 'prefill');
       const windowStart = total - window;
       const { tokens: n, out } = await sizer.run(cache, (stats && i < windowStart ? windowStart : total) - i, (n) =>
@@ -61,7 +60,7 @@ export async function prefillContext(
       await yieldToLoop();
     }
   } catch (e) {
-    if (!opts.start) cache.dispose(); // GPU memory is not the garbage collector's
+    cache.dispose(); // GPU memory is not the garbage collector's
     throw e;
   }
   return { cache, stats, ms: performance.now() - t0 };
@@ -96,24 +95,9 @@ export interface CompressResult {
   total: number;
   prefillMs: number;
   scoreMs: number;
-  /** Context tokens taken from the checkpoint instead of prefilled. */
-  reusedTokens: number;
 }
 
-/** An earlier build of a context sharing its first `tokens` ids with this one. */
-export interface Reuse {
-  /** As loaded from disk; truncated to the shared prefix here, then made resident for the model. */
-  cache: KvCache;
-  tokens: number;
-  scores: ScoreGrid;
-  chunk: number;
-}
-
-/**
- * Prefill, score, select, evict: the whole compression of one context. With `reuse`, the shared
- * prefix comes from a checkpoint; `beforeEvict` sees the full cache and its scores (to write the
- * next checkpoint) before eviction shrinks the cache in place.
- */
+/** Prefill, score, select, evict: the whole compression of one context. */
 export async function compressContext(
   model: Model,
   prefix: number[],
@@ -125,22 +109,13 @@ export async function compressContext(
     mode?: BudgetMode;
     signal?: AbortSignal;
     onProgress?: (phase: 'prefill' | 'score', done: number, total: number) => void;
-    reuse?: Reuse;
-    beforeEvict?: (full: Cache, scores: ScoreGrid) => Promise<void>;
   },
 ): Promise<CompressResult> {
   checkRatio(opts.ratio);
-  const reuse = opts.reuse && !opts.press.needsPrefillStats && opts.reuse.tokens > 0 ? opts.reuse : undefined;
-  if (reuse) {
-    const n = prefix.length + reuse.tokens;
-    reuse.cache.rollback({ lengths: reuse.cache.heads.map((row) => row.map(() => n)), nextPosition: n });
-  }
-  const start = reuse && (await model.residentCache(reuse.cache));
   let pre: PrefillResult | undefined;
   try {
     pre = await prefillContext(model, prefix, context, {
       stats: opts.press.needsPrefillStats,
-      start,
       signal: opts.signal,
       onProgress: (d, t) => opts.onProgress?.('prefill', d, t),
     });
@@ -151,21 +126,19 @@ export async function compressContext(
       contextIds: context,
       postfix,
       stats: pre.stats,
-      reuse: reuse && { scores: reuse.scores, tokens: reuse.tokens, chunk: reuse.chunk },
       signal: opts.signal,
       onProgress: (d, t) => opts.onProgress?.('score', d, t),
     };
     const t = performance.now();
     const scores = await opts.press.score(ctx);
     const scoreMs = performance.now() - t;
-    await opts.beforeEvict?.(pre.cache, scores);
     const keep = selectKeep(scores, opts.ratio, opts.press.budget ?? opts.mode);
     await evict(pre.cache, keep, prefix.length, context.length);
     let kept = 0;
     for (const k of keep) kept += k;
-    return { cache: pre.cache, scores, keep, kept, total: keep.length, prefillMs: pre.ms, scoreMs, reusedTokens: reuse?.tokens ?? 0 };
+    return { cache: pre.cache, scores, keep, kept, total: keep.length, prefillMs: pre.ms, scoreMs };
   } catch (e) {
-    (pre?.cache ?? start)?.dispose(); // a cancelled build frees its GPU memory now
+    pre?.cache.dispose(); // a cancelled build frees its GPU memory now
     throw e;
   }
 }

@@ -130,7 +130,11 @@ export class DeviceCache implements Cache {
     const c = new DeviceCache(this.ops, this.layers, this.kvHeads, this.headDim);
     for (let i = 0; i < this.heads.length; i++) {
       const src = this.heads[i];
-      [c.heads[i].k, c.heads[i].v] = await this.ops.gather(src.k, src.v, Array.from({ length: src.len }, (_, j) => j));
+      [c.heads[i].k, c.heads[i].v] = await this.ops.gather(
+        src.k,
+        src.v,
+        Array.from({ length: src.len }, (_, j) => j),
+      );
       appendPositions(c.heads[i], src.pos.subarray(0, src.len));
     }
     c.nextPosition = this.nextPosition;

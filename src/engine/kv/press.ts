@@ -22,9 +22,6 @@ export interface PressContext {
   /** Closes the user turn and opens the assistant's (empty for template-less models). */
   postfix: number[];
   stats?: PrefillStats;
-  /** Scores from an earlier build whose context shares its first `tokens` ids with this one: a press
-   *  may keep them for the part of the context they cover instead of recomputing (KVzip does, per chunk). */
-  reuse?: { scores: ScoreGrid; tokens: number; chunk: number };
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }

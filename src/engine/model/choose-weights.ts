@@ -7,11 +7,11 @@
 // halves the weights in GPU memory (which Node cannot see); on the CPU fp16 is only slower (onnxruntime's
 // x64 MatMul took 2.4x the fp32 time, measured, and it keeps an fp32 copy of the weights as well), so
 // auto never picks it there.
-import { parameterCount } from '../hub/catalogue';
 import { availableMemory } from '../memory';
 import { ModelConfig } from './config';
+import { parameterCount } from './parameters';
 import { WeightFormat } from './weights';
-import type { Device } from '../runtime/session';
+import type { Device } from '../devices';
 
 export type WeightChoice = WeightFormat | 'auto';
 export const WEIGHT_CHOICES: readonly WeightChoice[] = ['auto', 'fp32', 'fp16', 'int4'];
@@ -36,6 +36,10 @@ export function chooseWeights(choice: WeightChoice, config: ModelConfig, device:
   if (choice !== 'auto') return { weights: choice };
   if (device !== 'cpu') return { weights: 'fp16', why: `auto: fp16 weights on ${device} (fp16 GEMMs; attention and the KV cache in fp32)` };
   const need = 2 * 4 * parameterCount(config);
-  if (need <= FP32_SHARE * available) return { weights: 'fp32', why: `auto: fp32 weights (${gb(need)} with onnxruntime's packed copy; ${gb(available)} available)` };
-  return { weights: 'int4', why: `auto: int4 weights, since fp32 would need ${gb(need)} with onnxruntime's packed copy, more than half of the ${gb(available)} available` };
+  if (need <= FP32_SHARE * available)
+    return { weights: 'fp32', why: `auto: fp32 weights (${gb(need)} with onnxruntime's packed copy; ${gb(available)} available)` };
+  return {
+    weights: 'int4',
+    why: `auto: int4 weights, since fp32 would need ${gb(need)} with onnxruntime's packed copy, more than half of the ${gb(available)} available`,
+  };
 }

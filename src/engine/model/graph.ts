@@ -20,9 +20,7 @@ import { Graph, MS } from '../onnx/builder';
 import { ModelConfig, RopeScaling } from './config';
 import { Checkpoint } from './safetensors';
 import { INT4_BLOCK, transpose, WeightFile, WeightFormat } from './weights';
-
-/** Where the KV cache lives between runs (see the header). */
-export type CacheResidence = 'host' | 'device';
+import type { CacheResidence } from '../runtime/session';
 
 export interface GraphOptions {
   weights: WeightFormat;
@@ -136,7 +134,9 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const positions = g.input(IO.positions, 'int64', [1, 'S']); // 2-D, as RotaryEmbedding takes it
   const causal = g.input(IO.causalMask, 'float', ['GS', 'S']);
   const lastIndex = g.input(IO.lastIndex, 'int64', [1]);
-  const [sinkEnd, chunkStart, chunkEnd, ownStart, probsEnd] = [IO.sinkEnd, IO.chunkStart, IO.chunkEnd, IO.ownStart, IO.probsEnd].map((n) => g.input(n, 'int64', [1]));
+  const [sinkEnd, chunkStart, chunkEnd, ownStart, probsEnd] = [IO.sinkEnd, IO.chunkStart, IO.chunkEnd, IO.ownStart, IO.probsEnd].map((n) =>
+    g.input(n, 'int64', [1]),
+  );
   const statWeights = g.input(IO.statWeights, 'float', ['GS', 1]);
   const wantScores = g.input(IO.wantScores, 'bool', []);
   const scorePlus = g.input(IO.scorePlus, 'bool', []);
@@ -186,7 +186,13 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
    */
   /** A [G*X, Y] tensor's G row blocks (one per query head of a group). */
   const groups = (b: Graph, t: string) => (G === 1 ? [t] : b.opN('Split', [t], { axis: 0, num_outputs: G }, { count: G }));
-  const kvzipScore = (g0: Graph, head: { keys: (b: Graph) => string; values: (b: Graph) => string; gram: string }, qh: string, kNew: string, h: string): string =>
+  const kvzipScore = (
+    g0: Graph,
+    head: { keys: (b: Graph) => string; values: (b: Graph) => string; gram: string },
+    qh: string,
+    kNew: string,
+    h: string,
+  ): string =>
     g0.ifElse(
       wantScores,
       [{ dtype: 'float', shape: [1, 'C'] }],
@@ -225,8 +231,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     let k = linear(h, a + 'k_proj', Hkv * D, d, cfg.attentionBias);
     const v = linear(h, a + 'v_proj', Hkv * D, d, cfg.attentionBias);
     if (cfg.traits.qkNorm) {
-      const perHead = (t: string, heads: number, name: string) =>
-        g.op('Reshape', [norm(g.op('Reshape', [t, c([0, heads, D])]), name, D), c([0, heads * D])]);
+      const perHead = (t: string, heads: number, name: string) => g.op('Reshape', [norm(g.op('Reshape', [t, c([0, heads, D])]), name, D), c([0, heads * D])]);
       q = perHead(q, H, p + 'self_attn.q_norm.weight');
       k = perHead(k, Hkv, p + 'self_attn.k_norm.weight');
     }
@@ -237,9 +242,15 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     const kh = g.op('Transpose', [g.op('Reshape', [k, c([0, Hkv, D])])], { perm: [1, 0, 2] });
     const vh = g.op('Transpose', [g.op('Reshape', [v, c([0, Hkv, D])])], { perm: [1, 0, 2] });
     if (!onDevice) presents.push(g.op('Unsqueeze', [g.op('Concat', [g.op('Unsqueeze', [kh, c([0])]), g.op('Unsqueeze', [vh, c([0])])], { axis: 0 }), c([0])]));
-    if (probe.has(l)) g.output(IO.probeQ(l), g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, c([0, H, D])])], { perm: [1, 0, 2] }), c([H, -1, D])]), 'float', [H, 'S', D]);
+    if (probe.has(l))
+      g.output(IO.probeQ(l), g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, c([0, H, D])])], { perm: [1, 0, 2] }), c([H, -1, D])]), 'float', [
+        H,
+        'S',
+        D,
+      ]);
 
-    const split = (b: Graph, t: string) => (Hkv === 1 ? [b.op('Squeeze', [t, c([0])])] : b.opN('Split', [t], { axis: 0, num_outputs: Hkv }, { count: Hkv }).map((s) => b.op('Squeeze', [s, c([0])])));
+    const split = (b: Graph, t: string) =>
+      Hkv === 1 ? [b.op('Squeeze', [t, c([0])])] : b.opN('Split', [t], { axis: 0, num_outputs: Hkv }, { count: Hkv }).map((s) => b.op('Squeeze', [s, c([0])]));
     const qs = split(g, qg);
     const ks = split(g, kh);
     const vs = split(g, vh);
@@ -249,7 +260,11 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     const pastV = range(Hkv).map((hd) => g.input(IO.pastV(l, hd), 'float', [`P${l}_${hd}`, D]));
     // [Hkv, G*S, D] → [S, H*D]
     const merge = (b: Graph, outs: string[]) => {
-      const att = b.op('Concat', outs.map((o) => b.op('Unsqueeze', [o, c([0])])), { axis: 0 });
+      const att = b.op(
+        'Concat',
+        outs.map((o) => b.op('Unsqueeze', [o, c([0])])),
+        { axis: 0 },
+      );
       return b.op('Reshape', [b.op('Transpose', [b.op('Reshape', [att, c([Hkv, G, -1, D])])], { perm: [2, 0, 1, 3] }), c([0, H * D])]);
     };
 
@@ -315,7 +330,12 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
           const unsq = (t: string) => b.op('Unsqueeze', [t, c([0])]);
           // present_key/value stay internal, but must exist: without them the CPU kernel ignores
           // the past (measured), and with them it attends to past ‖ new
-          const [o] = b.opN('GroupQueryAttention', [unsq(q), unsq(k), unsq(v), layerK, layerV, seqlensK, totalLength], { num_heads: H, kv_num_heads: Hkv, scale: { float: scale } }, { domain: MS, count: 3 });
+          const [o] = b.opN(
+            'GroupQueryAttention',
+            [unsq(q), unsq(k), unsq(v), layerK, layerV, seqlensK, totalLength],
+            { num_heads: H, kv_num_heads: Hkv, scale: { float: scale } },
+            { domain: MS, count: 3 },
+          );
           return [b.op('Squeeze', [o, c([0])]), ...range(Hkv).map(() => emptyRow)];
         },
         (b) => {
@@ -327,9 +347,11 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
       layerColsum = rows;
       // KVzip scoring runs dense: each head's keys and values are rows of the layer's past
       const rowsOf = (t: string, hd: number) => (b: Graph) => b.op('Reshape', [b.op('Slice', [t, c([hd]), c([hd + 1]), c([1])]), c([-1, D])]);
-      for (let hd = 0; hd < Hkv; hd++) scoreRows.push(kvzipScore(g, { keys: rowsOf(layerK, hd), values: rowsOf(layerV, hd), gram: grams[hd] }, qs[hd], ks[hd], h));
+      for (let hd = 0; hd < Hkv; hd++)
+        scoreRows.push(kvzipScore(g, { keys: rowsOf(layerK, hd), values: rowsOf(layerV, hd), gram: grams[hd] }, qs[hd], ks[hd], h));
     }
-    if (onDevice) for (let hd = 0; hd < Hkv; hd++) scoreRows.push(kvzipScore(g, { keys: () => pastK[hd], values: () => pastV[hd], gram: grams[hd] }, qs[hd], ks[hd], h));
+    if (onDevice)
+      for (let hd = 0; hd < Hkv; hd++) scoreRows.push(kvzipScore(g, { keys: () => pastK[hd], values: () => pastV[hd], gram: grams[hd] }, qs[hd], ks[hd], h));
     colsumRows.push(...layerColsum);
     x = g.op('Add', [x, linear(merged, a + 'o_proj', d, H * D, false, oproj)]);
     const h2 = norm(x, p + 'post_attention_layernorm.weight', d);
@@ -377,7 +399,10 @@ export function oprojGram(w: Float32Array, d: number, cols: number, D: number, f
       // four dot products per sweep of column e: a quarter of its loads
       for (; f + 3 < D; f += 4) {
         const [b0, b1, b2, b3] = [f * d, (f + 1) * d, (f + 2) * d, (f + 3) * d];
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0;
         for (let o = 0; o < d; o++) {
           const x = col[a + o];
           s0 += x * col[b0 + o];

@@ -8,7 +8,8 @@ import { EngineError } from '../errors';
 import { Cache, KvCache } from '../kv/cache';
 import { DeviceCache } from '../kv/device-cache';
 import { DeviceOps } from '../runtime/device-ops';
-import { cacheResidence, Device, Fallback, openSession } from '../runtime/session';
+import type { Device } from '../devices';
+import { cacheResidence, Fallback, openSession } from '../runtime/session';
 import { Tokenizer } from '../tokenizer';
 import { ModelConfig, readConfig } from './config';
 import { convertModel, defaultCacheRoot } from './convert';
@@ -58,7 +59,15 @@ export class Model {
     readonly tokenizer: Tokenizer,
     private readonly session: ort.InferenceSession,
     readonly device: string,
-    readonly info: { graphDir: string; converted: boolean; weights: WeightFormat; weightsWhy?: string; weightBytes: number; fallbacks: Fallback[] },
+    readonly info: {
+      graphDir: string;
+      converted: boolean;
+      reconverted?: string;
+      weights: WeightFormat;
+      weightsWhy?: string;
+      weightBytes: number;
+      fallbacks: Fallback[];
+    },
     private readonly probeLayers: number[],
     /** Present when the KV cache lives on the device (WebGPU): the sessions that move it. */
     readonly deviceOps: DeviceOps | null,
@@ -82,7 +91,15 @@ export class Model {
     );
     const { conv, decision } = opened.plan;
     const ops = cacheResidence(opened.device) === 'device' ? await DeviceOps.create({ forbidCpuFallback: opts.forbidCpuFallback }) : null;
-    const info = { graphDir: conv.dir, converted: !conv.reused, weights: decision.weights, weightsWhy: decision.why, weightBytes: fs.statSync(path.join(conv.dir, 'weights.bin')).size, fallbacks: opened.fallbacks };
+    const info = {
+      graphDir: conv.dir,
+      converted: !conv.reused,
+      reconverted: conv.reconverted,
+      weights: decision.weights,
+      weightsWhy: decision.why,
+      weightBytes: fs.statSync(path.join(conv.dir, 'weights.bin')).size,
+      fallbacks: opened.fallbacks,
+    };
     return new Model(dir, config, tokenizer, opened.session, opened.device, info, opts.probeLayers ?? [], ops);
   }
 
@@ -102,7 +119,8 @@ export class Model {
     const S = ids.length;
     if (S === 0) throw new EngineError('bad-input', 'forward needs at least one token');
     const onDevice = cache instanceof DeviceCache;
-    if (onDevice !== (this.deviceOps !== null)) throw new EngineError('internal', `a ${onDevice ? 'device' : 'host'} cache was fed to a model on ${this.device}: make caches with model.newCache()`);
+    if (onDevice !== (this.deviceOps !== null))
+      throw new EngineError('internal', `a ${onDevice ? 'device' : 'host'} cache was fed to a model on ${this.device}: make caches with model.newCache()`);
     const positions = req.positions ?? ids.map((_, i) => cache.nextPosition + i);
     this.checkInput(ids, positions);
     const { numLayers: L, numKvHeads: Hkv, vocabSize: V } = this.config;

@@ -43,7 +43,8 @@ export function readHeader(file: string): TensorInfo[] {
     const out: TensorInfo[] = [];
     for (const [name, t] of Object.entries(json)) {
       if (name === '__metadata__') continue;
-      if (!(t.dtype in BYTES)) throw new EngineError('unsupported-model', `tensor ${name} in ${path.basename(file)} has dtype ${t.dtype} (supported: F32, F16, BF16)`);
+      if (!(t.dtype in BYTES))
+        throw new EngineError('unsupported-model', `tensor ${name} in ${path.basename(file)} has dtype ${t.dtype} (supported: F32, F16, BF16)`);
       const dtype = t.dtype as StDType;
       const [a, b] = t.data_offsets;
       const expected = t.shape.reduce((x, y) => x * y, 1) * BYTES[dtype];

@@ -1,14 +1,23 @@
 // The external-data file of a converted model: weights laid out as the graph consumes them, each
 // 64-byte aligned, so onnxruntime memory-maps the file instead of copying it into the process.
 import * as fs from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { Graph } from '../onnx/builder';
 import { f32ToF16 } from '../tensor/half';
 
 export type WeightFormat = 'fp32' | 'fp16' | 'int4';
 export const INT4_BLOCK = 32;
 
+/** A file's size and CRC-32, as the conversion's completion marker records them. */
+export interface FileSum {
+  bytes: number;
+  crc32: number;
+}
+
 export class WeightFile {
   private offset = 0;
+  // summed as written: the marker gets the checksum without reading gigabytes back
+  private crc = 0;
   private readonly fd: number;
 
   constructor(
@@ -21,9 +30,14 @@ export class WeightFile {
 
   private write(bytes: Uint8Array): { offset: number; length: number } {
     const pad = (64 - (this.offset % 64)) % 64;
-    if (pad) fs.writeSync(this.fd, new Uint8Array(pad), 0, pad, this.offset);
+    if (pad) {
+      const zeros = new Uint8Array(pad);
+      fs.writeSync(this.fd, zeros, 0, pad, this.offset);
+      this.crc = crc32(zeros, this.crc);
+    }
     const at = this.offset + pad;
     fs.writeSync(this.fd, bytes, 0, bytes.length, at);
+    this.crc = crc32(bytes, this.crc);
     this.offset = at + bytes.length;
     return { offset: at, length: bytes.length };
   }
@@ -44,6 +58,11 @@ export class WeightFile {
       scales: this.graph.external(`${name}.scales`, 'float', [n, blocks], this.location, ...at(this.write(new Uint8Array(q.scales.buffer)))),
       zeros: this.graph.external(`${name}.zp`, 'uint8', [n, Math.ceil(blocks / 2)], this.location, ...at(this.write(q.zeros))),
     };
+  }
+
+  /** What has been written so far. */
+  get sum(): FileSum {
+    return { bytes: this.offset, crc32: this.crc };
   }
 
   close(): void {

@@ -6,10 +6,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from '../errors';
-import type { CacheResidence } from '../model/graph';
 
-export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-export const DEVICES: Device[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+import type { Device } from '../devices';
+
+/** Where the KV cache lives between runs: decided by the EP (cacheResidence), built into the graph
+ *  (model/graph.ts's header says how the two differ). */
+export type CacheResidence = 'host' | 'device';
 
 export interface SessionOptions {
   device: Device;

@@ -114,7 +114,11 @@ export function encodeSnapshot(cache: KvCache, info: SnapshotInfo, dtype: KvDtyp
       for (let i = 0; i < head.len; i++) {
         const p = head.pos[i];
         const ok = i < P ? p === i : p >= P && p < P + n && (i === P || p > head.pos[i - 1]);
-        if (!ok) throw new EngineError('bad-input', `layer ${l} head ${h}: row ${i} has position ${p}; a snapshot holds the prefix rows, then context rows by ascending position, nothing past the context`);
+        if (!ok)
+          throw new EngineError(
+            'bad-input',
+            `layer ${l} head ${h}: row ${i} has position ${p}; a snapshot holds the prefix rows, then context rows by ascending position, nothing past the context`,
+          );
         if (i >= P) map[(p - P) >> 3] |= 1 << ((p - P) & 7);
       }
       if (head.len < P) throw new EngineError('bad-input', `layer ${l} head ${h} lacks prefix rows (${head.len} < ${P})`);
@@ -225,7 +229,8 @@ async function readExactly(src: ByteSource, offset: number, length: number, hash
 export async function readHeader(src: ByteSource, hash?: Hash): Promise<{ header: CacheHeader; dataStart: number }> {
   if (src.size < PREAMBLE + TRAILER) throw corrupt(`truncated: ${src.size} bytes, a cache file has at least ${PREAMBLE + TRAILER}`);
   const pre = Buffer.from(await readExactly(src, 0, PREAMBLE, hash));
-  if (!pre.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt(`not a repozip cache file (magic ${JSON.stringify(pre.subarray(0, MAGIC.length).toString('latin1'))})`);
+  if (!pre.subarray(0, MAGIC.length).equals(MAGIC))
+    throw corrupt(`not a repozip cache file (magic ${JSON.stringify(pre.subarray(0, MAGIC.length).toString('latin1'))})`);
   const version = pre.readUInt32LE(8);
   if (version !== FORMAT_VERSION) throw corrupt(`format version ${version}, this build reads version ${FORMAT_VERSION}`);
   const headerLength = pre.readUInt32LE(12);
@@ -261,7 +266,8 @@ export async function decodeSnapshot(src: ByteSource, expect: Expect): Promise<{
     for (let h = 0; h < kvHeads; h++) {
       const map = bitmaps.subarray((l * kvHeads + h) * mapBytes, (l * kvHeads + h + 1) * mapBytes);
       const positions = keptPositions(map, P, n, `layer ${l} head ${h}`);
-      if (positions.length - P !== header.kept[l][h]) throw corrupt(`layer ${l} head ${h}: the header counts ${header.kept[l][h]} kept rows, the bitmap ${positions.length - P}`);
+      if (positions.length - P !== header.kept[l][h])
+        throw corrupt(`layer ${l} head ${h}: the header counts ${header.kept[l][h]} kept rows, the bitmap ${positions.length - P}`);
       const rows = positions.length;
       const block = await readExactly(src, at, blockBytes(dtype, rows, D), hash);
       at += block.length;
@@ -277,7 +283,7 @@ export async function decodeSnapshot(src: ByteSource, expect: Expect): Promise<{
 function keptPositions(map: Uint8Array, P: number, n: number, where: string): Int32Array {
   let count = 0;
   for (const b of map) for (let x = b; x; x &= x - 1) count++;
-  if (n % 8 && map[map.length - 1] >> n % 8) throw corrupt(`${where}: the bitmap marks tokens past the context`);
+  if (n % 8 && map[map.length - 1] >> (n % 8)) throw corrupt(`${where}: the bitmap marks tokens past the context`);
   const positions = new Int32Array(P + count);
   for (let i = 0; i < P; i++) positions[i] = i;
   let j = P;
@@ -316,7 +322,10 @@ function checkExpected(header: CacheHeader, expect: Expect): void {
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isInt = (min: number, max = Number.MAX_SAFE_INTEGER) => (v: unknown) => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
+const isInt =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (v: unknown) =>
+    Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 const isString = (v: unknown) => typeof v === 'string';
 
 const preview = (v: unknown) => String(JSON.stringify(v)).slice(0, 80);
@@ -365,7 +374,10 @@ function parseHeader(bytes: Uint8Array): CacheHeader {
     kept: field(
       h,
       'kept',
-      (v) => Array.isArray(v) && v.length === shape.layers && v.every((row) => Array.isArray(row) && row.length === shape.kvHeads && row.every(isInt(0, contextLength))),
+      (v) =>
+        Array.isArray(v) &&
+        v.length === shape.layers &&
+        v.every((row) => Array.isArray(row) && row.length === shape.kvHeads && row.every(isInt(0, contextLength))),
       `${shape.layers} × ${shape.kvHeads} counts in [0, ${contextLength}]`,
     ),
     files: (files as FileRange[]).map(({ path, headerStart, start, end }) => ({ path, headerStart, start, end })),

@@ -18,8 +18,8 @@ export const DEFAULT_BUDGET_BYTES = 4 * 1024 ** 3;
 /** A temporary file this much older than its last write is abandoned even if its pid lives (pid reuse). */
 export const STALE_TEMP_MS = 10 * 60_000;
 
-// `<key>.rzkv.<pid>.<random>.tmp` (or another file's name before the pid, as the checkpoints'
-// score files have): the pid says whether its writer still lives.
+// `<file name>.<pid>.<random>.tmp` (a snapshot's, or a manifest's `<key>.json`): the pid says
+// whether its writer still lives.
 const TEMP = /^.+\.(\d+)\.[0-9a-f]+\.tmp$/;
 // Keys become file names: nothing that could escape the directory or upset a file system.
 const KEY = /^[A-Za-z0-9_-]{1,128}$/;
@@ -33,15 +33,6 @@ export interface SnapshotEntry {
   key: string;
   bytes: number;
   lastUsed: Date;
-  /** Absent when the header cannot be read; `problem` then says why. */
-  header?: CacheHeader;
-  problem?: string;
-}
-
-export interface GcResult {
-  removed: string[];
-  /** Bytes left. */
-  bytes: number;
 }
 
 export class SnapshotStore {
@@ -67,7 +58,7 @@ export class SnapshotStore {
       fh = await fsp.open(tmp, 'wx', 0o600);
       for (const chunk of chunks) {
         throwIfCancelled(signal, 'writing the cache');
-        for (let done = 0; done < chunk.length; ) done += (await fh.write(chunk, done, chunk.length - done)).bytesWritten;
+        for (let done = 0; done < chunk.length;) done += (await fh.write(chunk, done, chunk.length - done)).bytesWritten;
         bytes += chunk.length;
       }
       await fh.sync();
@@ -119,7 +110,12 @@ export class SnapshotStore {
     // Delete only the file judged: a writer may have renamed a good one into place meanwhile.
     const current = await fsp.stat(file).catch(() => undefined);
     const same = current?.ino === st.ino && current.dev === st.dev;
-    const deleted = same && (await fsp.rm(file, { force: true }).then(() => true, () => false));
+    const deleted =
+      same &&
+      (await fsp.rm(file, { force: true }).then(
+        () => true,
+        () => false,
+      ));
     throw new EngineError('corrupt-cache', `${file}: ${problem}${deleted ? '; the file was deleted' : ''}`);
   }
 
@@ -132,21 +128,18 @@ export class SnapshotStore {
     return (await fsp.lstat(this.pathOf(key)).catch(() => undefined)) !== undefined;
   }
 
-  /** Every snapshot, most recently used first, with its header (checked, but not the rows). */
-  async list(): Promise<SnapshotEntry[]> {
-    const entries = await this.files();
-    for (const e of entries) {
-      let fh: fsp.FileHandle | undefined;
-      try {
-        fh = await fsp.open(this.pathOf(e.key), 'r');
-        e.header = (await readHeader(fileSource(fh, e.bytes))).header;
-      } catch (err) {
-        e.problem = err instanceof EngineError ? err.message : describeIo(err);
-      } finally {
-        await fh?.close();
-      }
+  /** The header of the file for `key` (checked, but not the rows); undefined when there is none. */
+  async header(key: string): Promise<CacheHeader | undefined> {
+    const fh = await fsp.open(this.pathOf(key), 'r').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (!fh) return undefined;
+    try {
+      return (await readHeader(fileSource(fh, (await fh.stat()).size))).header;
+    } finally {
+      await fh.close();
     }
-    return entries;
   }
 
   /** Deletes a snapshot (whatever is at its path); false when there was none. */
@@ -156,50 +149,15 @@ export class SnapshotStore {
     return existed;
   }
 
-  /** Deletes least recently used snapshots until the rest fit in `budgetBytes`; `keep` are never deleted. */
-  async gc(budgetBytes = DEFAULT_BUDGET_BYTES, keep: readonly string[] = []): Promise<GcResult> {
-    const entries = await this.files();
-    let bytes = entries.reduce((n, e) => n + e.bytes, 0);
-    const removed: string[] = [];
-    for (const e of entries.reverse()) {
-      if (bytes <= budgetBytes) break;
-      if (keep.includes(e.key)) continue;
-      await this.remove(e.key);
-      bytes -= e.bytes;
-      removed.push(e.key);
-    }
-    return { removed, bytes };
-  }
-
   /** Deletes temporary files left by killed writers; returns their names. Run once at start. */
-  async cleanupStale(maxAgeMs = STALE_TEMP_MS): Promise<string[]> {
-    const removed: string[] = [];
-    for (const name of await this.names()) {
-      const m = TEMP.exec(name);
-      if (!m) continue;
-      const file = path.join(this.dir, name);
-      const st = await fsp.stat(file).catch(() => undefined);
-      if (!st) continue;
-      if (pidAlive(Number(m[1])) && Date.now() - st.mtimeMs < maxAgeMs) continue;
-      await fsp.rm(file, { force: true });
-      removed.push(name);
-    }
-    return removed;
+  cleanupStale(maxAgeMs = STALE_TEMP_MS): Promise<string[]> {
+    return removeStaleTemps(this.dir, maxAgeMs);
   }
 
-  private async names(): Promise<string[]> {
-    try {
-      return await fsp.readdir(this.dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw ioError(`cannot list ${this.dir}`, e);
-    }
-  }
-
-  /** Snapshot files by last use, newest first, with their sizes; no file is opened (list() reads headers). */
+  /** Snapshot files by last use, newest first, with their sizes; no file is opened. */
   async files(): Promise<SnapshotEntry[]> {
     const out: SnapshotEntry[] = [];
-    for (const name of await this.names()) {
+    for (const name of await namesIn(this.dir)) {
       const key = name.slice(0, -SNAPSHOT_EXT.length);
       if (!name.endsWith(SNAPSHOT_EXT) || !KEY.test(key)) continue;
       const st = await fsp.stat(path.join(this.dir, name)).catch(() => undefined);
@@ -209,17 +167,45 @@ export class SnapshotStore {
   }
 }
 
+/** Deletes the temporary files in `dir` whose writer died, or that are older than `maxAgeMs`; returns their names. */
+export async function removeStaleTemps(dir: string, maxAgeMs = STALE_TEMP_MS): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await namesIn(dir)) {
+    const m = TEMP.exec(name);
+    if (!m) continue;
+    const file = path.join(dir, name);
+    const st = await fsp.stat(file).catch(() => undefined);
+    if (!st) continue;
+    if (pidAlive(Number(m[1])) && Date.now() - st.mtimeMs < maxAgeMs) continue;
+    await fsp.rm(file, { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw ioError(`cannot list ${dir}`, e);
+  }
+}
+
 /** Makes a rename survive a power cut; best effort (Windows cannot open a directory). */
 async function syncDir(dir: string): Promise<void> {
   const d = await fsp.open(dir, 'r').catch(() => undefined);
-  await d?.sync().catch(() => {}).finally(() => d.close());
+  await d
+    ?.sync()
+    .catch(() => {})
+    .finally(() => d.close());
 }
 
 function fileSource(fh: fsp.FileHandle, size: number): ByteSource {
   return {
     size,
     async read(into, offset) {
-      for (let done = 0; done < into.length; ) {
+      for (let done = 0; done < into.length;) {
         const { bytesRead } = await fh.read(into, done, into.length - done, offset + done);
         if (bytesRead === 0) throw new EngineError('corrupt-cache', 'the file shrank while it was read');
         done += bytesRead;

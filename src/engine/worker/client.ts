@@ -46,7 +46,12 @@ export class EngineClient {
       serialization: 'advanced',
     });
     this.child = child;
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => d.split('\n').filter(Boolean).forEach((l) => this.opts.onLog?.(l)));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) =>
+      d
+        .split('\n')
+        .filter(Boolean)
+        .forEach((l) => this.opts.onLog?.(l)),
+    );
     this.ready = new Promise((resolve, reject) => {
       child.once('error', reject);
       child.on('message', (m: FromHost) => {
@@ -80,7 +85,11 @@ export class EngineClient {
   }
 
   /** Calls a host method; `signal` cancels it (the host stops at its next chunk boundary). */
-  async call<M extends Method>(method: M, params: Methods[M]['params'], opts: { onEvent?: (e: Methods[M]['event']) => void; signal?: AbortSignal } = {}): Promise<Methods[M]['result']> {
+  async call<M extends Method>(
+    method: M,
+    params: Methods[M]['params'],
+    opts: { onEvent?: (e: Methods[M]['event']) => void; signal?: AbortSignal } = {},
+  ): Promise<Methods[M]['result']> {
     await this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

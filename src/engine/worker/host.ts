@@ -3,7 +3,7 @@
 // the engine checks between onnxruntime runs.
 import { EngineError } from '../errors';
 import { EngineService } from '../service';
-import { EngineEvent, FromHost, Method, ToHost } from './protocol';
+import { EngineEvent, FromHost, Method, Methods, ToHost } from './protocol';
 
 const service = new EngineService();
 const controllers = new Map<number, AbortController>();
@@ -16,7 +16,8 @@ function reply(m: FromHost): void {
 async function run(id: number, method: Method, params: unknown, signal: AbortSignal): Promise<void> {
   try {
     const emit = (event: EngineEvent) => reply({ type: 'event', id, event });
-    const result = await service.dispatch(method, params, { signal, emit });
+    // the client's typed call() sent params of this method's shape; they crossed the process boundary as JSON
+    const result = await service.dispatch(method, params as Methods[Method]['params'], { signal, emit });
     reply({ type: 'result', id, result });
   } catch (e) {
     const err = e instanceof EngineError ? e : new EngineError('internal', (e as Error).stack ?? String(e));

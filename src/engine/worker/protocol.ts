@@ -3,6 +3,7 @@
 // lives in a child process; this typed request/event/result protocol is all that crosses over.
 import type { ErrorCode } from '../errors';
 import type { WeightChoice } from '../model/choose-weights';
+import type { Device } from '../devices';
 
 /** Each method: what the caller sends, what it gets back, what it hears while waiting. */
 export interface Methods {
@@ -20,7 +21,7 @@ export type Method = keyof Methods;
 export interface EngineSettings {
   /** A model folder or a hub id `org/name[@revision]`; absent: the default for the device. */
   model?: string;
-  device?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+  device?: Device;
   /** Absent: auto (fp16 on a GPU; on the CPU fp32 unless it would crowd memory, then int4: choose-weights.ts). */
   weights?: WeightChoice;
   /** Where converted models are kept (and snapshots, unless snapshotDir says otherwise). */
@@ -33,14 +34,21 @@ export interface RepoSettings {
   root: string;
   include?: string[];
   exclude?: string[];
-  maxContextTokens?: number;
   maxFileBytes?: number;
   ratio?: number;
   press?: string;
   kvDtype?: 'fp16' | 'int8';
-  /** Cache size budget in bytes (LRU eviction of old snapshots). */
+  /** Cache size budget in bytes (least recently used snapshots and the segments only they name go first). */
   budgetBytes?: number;
+  /** Tokens per segment; absent: chosen from the model's positions (defaultSegmentTokens). */
+  segmentTokens?: number;
+  /** How segments are placed when composed (default 'compact': BENCHMARKS.md, "Whole repositories"). */
+  compose?: ComposeMode;
 }
+
+/** 'select': the best-ranked segments at their own positions; 'compact': kept entries renumbered so more fit. */
+export const COMPOSE_MODES = ['select', 'compact'] as const;
+export type ComposeMode = (typeof COMPOSE_MODES)[number];
 
 export interface IndexParams {
   engine: EngineSettings;
@@ -49,11 +57,13 @@ export interface IndexParams {
 
 export interface IndexResult {
   key: string;
+  /** No segment had to be built (every one was on disk, or built by another process meanwhile). */
   reused: boolean;
-  /** Another process built it while this one waited. */
-  builtElsewhere: boolean;
-  files: { included: number; skipped: { path: string; reason: string }[]; leftOut: { path: string; reason: string }[] };
+  files: { included: number; skipped: { path: string; reason: string }[] };
   tokens: { prefix: number; context: number };
+  /** The snapshot's segments: how many, how many were already on disk, how many this call built,
+   *  and the ones whose build failed (the others stay usable). */
+  segments: { total: number; reused: number; built: number; failed: { files: string[]; message: string }[] };
   keptRatio: number;
   bytesOnDisk: number;
   timings: Record<string, number>;
@@ -67,6 +77,27 @@ export interface AskParams {
   temperature?: number;
   /** Build the cache first when there is none for the current snapshot. */
   build?: boolean;
+  /** What the editor knows besides the question; it steers which segments are loaded. */
+  editor?: EditorContext;
+}
+
+export interface EditorContext {
+  /** The active editor's file, relative to the repository root. */
+  activeFile?: string;
+  /** The selected text (bounded by the caller). */
+  selection?: string;
+  /** For a hover: the files of the symbol's definition and references, its own first. */
+  symbolFiles?: string[];
+}
+
+/** Which part of the repository an answer was given from. */
+export interface AnswerContext {
+  /** 'all': every segment fit. */
+  mode: 'all' | ComposeMode;
+  segments: number;
+  totalSegments: number;
+  /** Files in the loaded segments, those of the best-ranked segment first. */
+  files: string[];
 }
 
 export interface AskResult {
@@ -83,6 +114,7 @@ export interface AskResult {
   decodeMsPerToken: number;
   /** Files of the snapshot, for turning paths in the answer into links. */
   files: string[];
+  context: AnswerContext;
 }
 
 export interface StatusParams {
@@ -128,7 +160,7 @@ export interface DownloadEvent {
 
 export interface ProgressEvent {
   kind: 'progress';
-  phase: 'downloading' | 'loading' | 'listing' | 'tokenizing' | 'prefill' | 'scoring' | 'writing' | 'waiting' | 'answering';
+  phase: 'downloading' | 'loading' | 'listing' | 'tokenizing' | 'segments' | 'prefill' | 'scoring' | 'writing' | 'waiting' | 'composing' | 'answering';
   done: number;
   total: number;
 }
@@ -146,10 +178,7 @@ export interface TextEvent {
 
 export type EngineEvent = ProgressEvent | TextEvent | NoticeEvent | DownloadEvent;
 
-export type ToHost =
-  | { type: 'call'; id: number; method: Method; params: unknown }
-  | { type: 'cancel'; id: number }
-  | { type: 'shutdown' };
+export type ToHost = { type: 'call'; id: number; method: Method; params: unknown } | { type: 'cancel'; id: number } | { type: 'shutdown' };
 
 export type FromHost =
   | { type: 'ready'; pid: number }

@@ -1,35 +1,59 @@
-// Presses by name, as the CLI, the benchmark and the extension's settings refer to them.
+// Every press, by the id the CLI, the benchmark and the extension's settings use. A press exists
+// once it is listed here: the registry test runs each entry, and the lists of ids derive from it.
 import { EngineError } from '../../errors';
 import { Press } from '../press';
 import { BUDGET_MODES, BudgetMode } from '../select';
 import { H2OPress, KnormPress, PyramidKVPress, RandomPress, SnapKVPress, StreamingPress } from './baselines';
 import { KVzipPress } from './kvzip';
+import { KVzipHeadPress } from './kvzip-head';
 
-export const PRESS_NAMES = ['kvzip', 'kvzip+', 'kvzip-head', 'snapkv', 'pyramidkv', 'h2o', 'streaming', 'knorm', 'random'] as const;
-export type PressName = (typeof PRESS_NAMES)[number];
+/** What a press may be built from; each factory takes what it needs and ignores the rest. */
+export interface PressOptions {
+  /** KVzip's chunk length (its own default when absent). */
+  chunk?: number;
+  /** The random baseline's seed. */
+  seed?: number;
+  /** KVzip-head's per-(layer, KV head) importance: calibration.ts computes it. */
+  headScores?: Float32Array;
+}
 
-/** Builds a press; kvzip-head needs its calibrated head scores (see calibrateHeads). */
-export function makePress(name: string, opts: { chunk?: number; seed?: number } = {}): Press {
-  switch (name) {
-    case 'kvzip':
-      return new KVzipPress(opts.chunk);
-    case 'kvzip+':
-      return new KVzipPress(opts.chunk, true);
-    case 'snapkv':
-      return new SnapKVPress();
-    case 'pyramidkv':
-      return new PyramidKVPress();
-    case 'h2o':
-      return new H2OPress();
-    case 'streaming':
-      return new StreamingPress();
-    case 'knorm':
-      return new KnormPress();
-    case 'random':
-      return new RandomPress(opts.seed);
-    default:
-      throw new EngineError('bad-input', `unknown press "${name}" (known: ${PRESS_NAMES.filter((p) => p !== 'kvzip-head').join(', ')}; kvzip-head is built with calibrated head scores)`);
-  }
+export interface PressEntry {
+  readonly id: string;
+  /** Built only from `headScores`: a calibration pass (a prefill and a KVzip pass) the caller runs
+   *  once, before building, so that it never overlaps the context's own cache. */
+  readonly needsCalibration?: boolean;
+  make(opts: PressOptions): Press;
+}
+
+/** In the order the benchmark runs them by default. */
+export const PRESSES: readonly PressEntry[] = [
+  { id: 'kvzip', make: (o) => new KVzipPress(o.chunk) },
+  { id: 'kvzip+', make: (o) => new KVzipPress(o.chunk, true) },
+  { id: 'kvzip-head', needsCalibration: true, make: (o) => new KVzipHeadPress(calibrated(o)) },
+  { id: 'snapkv', make: () => new SnapKVPress() },
+  { id: 'pyramidkv', make: () => new PyramidKVPress() },
+  { id: 'h2o', make: () => new H2OPress() },
+  { id: 'streaming', make: () => new StreamingPress() },
+  { id: 'knorm', make: () => new KnormPress() },
+  { id: 'random', make: (o) => new RandomPress(o.seed) },
+];
+
+export const PRESS_NAMES: readonly string[] = PRESSES.map((p) => p.id);
+
+function calibrated(o: PressOptions): Float32Array {
+  if (!o.headScores)
+    throw new EngineError('bad-input', 'the kvzip-head press needs head scores from a calibration pass, which only `repozip eval recall` runs');
+  return o.headScores;
+}
+
+export function pressEntry(id: string): PressEntry {
+  const entry = PRESSES.find((p) => p.id === id);
+  if (!entry) throw new EngineError('bad-input', `unknown press "${id}" (known: ${PRESS_NAMES.join(', ')})`);
+  return entry;
+}
+
+export function makePress(id: string, opts: PressOptions = {}): Press {
+  return pressEntry(id).make(opts);
 }
 
 /** `press` under a budget mode of its own whatever the caller's (`kvzip@global`: the paper's plain

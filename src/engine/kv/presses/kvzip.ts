@@ -4,7 +4,7 @@
 // attention probability it receives from any query of that pass (over the G query heads of its KV
 // head), with the softmax taken over [prefix (sink), this chunk's cached keys, the pass's own keys].
 import { throwIfCancelled } from '../../errors';
-import { ChunkSizer, MAX_CHUNK, yieldToLoop } from '../../generate';
+import { ChunkSizer, MAX_CHUNK, yieldToLoop } from '../../chunks';
 import { Tokenizer } from '../../tokenizer';
 import { emptyGrid, Press, PressContext } from '../press';
 
@@ -47,25 +47,20 @@ export class KVzipPress implements Press {
     // runs of up to a second: each pays a fixed cost for the whole cache beneath it, and the
     // pass's cancel latency stays within the second promised for prefill
     const sizer = new ChunkSizer(MAX_CHUNK, SCORING_TARGET_MS);
-    const reused = ctx.reuse && ctx.reuse.chunk === this.chunk ? ctx.reuse : null;
     for (let t = 0, c0 = 0; c0 < n; t++, c0 += this.chunk) {
       const c1 = Math.min(n, c0 + this.chunk);
-      if (reused && c1 <= reused.tokens && c1 - c0 === this.chunk) {
-        // the same tokens as last build's chunk: keep its scores (computed over the old full
-        // cache, an approximation the incremental build accepts for its speed)
-        const old = reused.scores;
-        for (let u = 0; u < units; u++) grid.data.set(old.data.subarray(u * old.length + c0, u * old.length + c1), u * n + c0);
-        ctx.onProgress?.(c1, n);
-        continue;
-      }
       const input = [...leads[t], ...contextIds.slice(c0, c1)];
       const mark = cache.mark();
       // the pass itself runs in sub-chunks (bounded memory, prompt cancel); its earlier keys stay
       // in the cache until the chunk is done, so later sub-chunks see them as "own" keys
-      for (let i = 0; i < input.length; ) {
+      for (let i = 0; i < input.length;) {
         throwIfCancelled(ctx.signal, 'KVzip scoring');
         const { tokens: s, out } = await sizer.run(cache, input.length - i, (s) =>
-          model.forward({ ids: input.slice(i, i + s), cache, score: { sinkEnd: sink, chunkStart: sink + c0, chunkEnd: sink + c1, ownStart: own, plus: this.plus } }),
+          model.forward({
+            ids: input.slice(i, i + s),
+            cache,
+            score: { sinkEnd: sink, chunkStart: sink + c0, chunkEnd: sink + c1, ownStart: own, plus: this.plus },
+          }),
         );
         const scores = out.scores!;
         const w = c1 - c0;

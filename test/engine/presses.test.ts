@@ -1,0 +1,69 @@
+// Every registered press, run end to end on a small random-weight model (kvpress's default_presses
+// test): each builds from the registry under its own id, scores a grid shaped like the context with
+// no NaN, and the shared selection and eviction keep exactly the requested share whatever the press.
+// A press added to the registry is run here without touching this file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { calibrateHeads } from '../../src/engine/calibration';
+import { compressContext } from '../../src/engine/kv/compress';
+import { makePress, PRESSES } from '../../src/engine/kv/presses';
+import { Model } from '../../src/engine/model/model';
+import { rng } from '../../src/engine/sampling';
+import { scratchDir } from '../helpers/models';
+import { FAMILY_SPECS, makeRandomModel, VOCAB } from '../helpers/random-model';
+
+const { dir, cacheRoot } = scratchDir('presses');
+
+test('every registered press scores a well-formed grid and selection keeps exactly the requested share', async () => {
+  const model = await Model.load(makeRandomModel(path.join(dir, 'qwen2'), FAMILY_SPECS.qwen2), { device: 'cpu', cacheRoot, threads: 1 });
+  try {
+    const next = rng(12);
+    const ids = (n: number) => Array.from({ length: n }, () => 3 + Math.floor(next() * (VOCAB - 8)));
+    const [prefix, context, postfix] = [ids(4), ids(90), ids(2)];
+    // chunk 32: KVzip's passes (and the calibration's) cover the context in three chunks, the last one short
+    const chunk = 32;
+    const { numLayers: layers, numKvHeads: kvHeads } = model.config;
+    const headScores = await calibrateHeads(model, prefix, ids(60), postfix, chunk);
+    assert.equal(headScores.length, layers * kvHeads);
+    assert.ok(headScores.every(Number.isFinite), 'calibrated head scores are finite');
+
+    for (const entry of PRESSES) {
+      for (const ratio of [0.1, 0.45]) {
+        const press = makePress(entry.id, { chunk, seed: 5, headScores });
+        assert.equal(press.name, entry.id, 'a press reports the id it is registered under (benchmark rows, settings)');
+        const res = await compressContext(model, prefix, context, postfix, { press, ratio });
+        const what = `${entry.id} at ${ratio}`;
+        const { scores } = res;
+        assert.deepEqual(
+          [scores.layers, scores.kvHeads, scores.length, scores.data.length],
+          [layers, kvHeads, context.length, layers * kvHeads * context.length],
+          what,
+        );
+        // +Infinity is how a press says "always keep" (StreamingLLM's sinks, SnapKV's window)
+        assert.ok(
+          scores.data.every((s) => Number.isFinite(s) || s === Infinity),
+          `${what}: a score is NaN or -Infinity`,
+        );
+        assert.ok(
+          scores.data.some((s) => s !== scores.data[0]),
+          `${what}: every entry scored the same`,
+        );
+        assert.equal(res.total, scores.data.length, what);
+        assert.equal(res.kept, Math.round(ratio * res.total), what);
+        assert.equal(
+          res.keep.reduce((a, b) => a + b, 0),
+          res.kept,
+          what,
+        );
+        // eviction left each head its prefix and exactly its kept entries
+        let rows = 0;
+        for (let l = 0; l < layers; l++) for (let h = 0; h < kvHeads; h++) rows += res.cache.length(l, h) - prefix.length;
+        assert.equal(rows, res.kept, `${what}: rows left in the cache`);
+        res.cache.dispose();
+      }
+    }
+  } finally {
+    await model.dispose();
+  }
+});
