@@ -5,7 +5,7 @@
 
 // running a repository
 export { EngineService } from './service';
-export type { AnswerContext, EngineEvent, EngineSettings, RepoSettings } from './worker/protocol';
+export type { AnswerContext, EngineEvent, EngineSettings, RepoSettings } from './protocol';
 export { EngineError } from './errors';
 
 // models and devices

@@ -1,24 +1,10 @@
 // Refusing work that would exhaust memory before starting it, with a way out: swapping a laptop to
 // death or being killed by the OOM killer halfway through a 20-minute build is worse than a clear
 // "this needs 9 GB, you have 6; try a budget of 12k tokens".
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { EngineError } from './errors';
+import { availableMemory } from './free-memory';
 import { ModelConfig } from './model/config';
 import { WeightFormat } from './model/weights';
-
-/** Bytes the OS can give us now: MemAvailable on Linux, free memory elsewhere. REPOZIP_MEMORY_LIMIT overrides (tests, containers). */
-export function availableMemory(): number {
-  const forced = Number(process.env.REPOZIP_MEMORY_LIMIT);
-  if (forced > 0) return forced;
-  try {
-    const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    // not Linux
-  }
-  return os.freemem();
-}
 
 export interface MemoryEstimate {
   weights: number;

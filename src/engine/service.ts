@@ -37,7 +37,7 @@ import type {
   PullResult,
   StatusParams,
   StatusResult,
-} from './worker/protocol';
+} from './protocol';
 
 export { SYSTEM_PROMPT } from './segments/plan';
 

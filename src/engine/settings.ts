@@ -7,7 +7,7 @@ import { KVZIP_CHUNK } from './kv/presses/kvzip';
 import { BudgetMode, checkRatio, DEFAULT_BUDGET } from './kv/select';
 import type { ModelConfig } from './model/config';
 import { KvDtype } from './store/format';
-import { COMPOSE_MODES, type ComposeMode, type RepoSettings } from './worker/protocol';
+import { COMPOSE_MODES, type ComposeMode, type RepoSettings } from './protocol';
 import { defaultSegmentTokens } from '../repo';
 
 export const DEFAULT_RATIO = 0.3;

@@ -2,7 +2,7 @@
 // (debounced after file changes), builds it (one build at a time, cancellable), and schedules the
 // automatic rebuild. vscode-free: main.ts supplies the engine call and the UI around a build.
 import { EngineError } from '../engine/errors';
-import type { IndexResult, Method, Methods, ProgressEvent } from '../engine/worker/protocol';
+import type { IndexResult, Method, Methods, ProgressEvent } from '../engine/protocol';
 import { BuildProgress, BuildStep } from './progress';
 import type { EngineParams } from './settings';
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancelledError, EngineError } from '../engine/errors';
-import type { IndexResult } from '../engine/worker/protocol';
+import type { IndexResult } from '../engine/protocol';
 import type { AnswerStats, Turn } from '../webview/protocol';
 import { CacheTracker, type EngineCall } from './cache';
 import { panelState, statusBarText } from './cacheLabels';

@@ -2,7 +2,7 @@
 // engine's calls. vscode-free: main.ts hands in a getter over workspace.getConfiguration('repozip').
 import { WEIGHT_CHOICES, type WeightChoice } from '../engine/model/choose-weights';
 import { DEVICES, type Device } from '../engine/devices';
-import { COMPOSE_MODES, type AskParams, type ComposeMode, type EditorContext, type EngineSettings, type RepoSettings } from '../engine/worker/protocol';
+import { COMPOSE_MODES, type AskParams, type ComposeMode, type EditorContext, type EngineSettings, type RepoSettings } from '../engine/protocol';
 
 export const AUTO_BUILD = ['onFirstQuestion', 'onChange', 'never'] as const;
 export const HOVER_MODES = ['off', 'link', 'auto'] as const;

@@ -54,15 +54,6 @@ const ALLOWED_BACK_EDGES: Record<string, string> = {
   'kv -> model':
     'kv/ holds both the cache, which model.ts builds and feeds, and compression, which runs the model (press.ts, compress.ts). ' +
     'Moving cache.ts and device-cache.ts to a folder of their own below model/ removes it (service.ts, store/ and segments/ import them from kv/).',
-  'memory -> model':
-    'memory.ts estimates from ModelConfig and WeightFormat, and model/choose-weights.ts reads availableMemory from it: ' +
-    'availableMemory, which needs nothing, in a top-level file of its own removes it.',
-  'model -> store':
-    'model/convert.ts reads pidAlive from store/lock.ts, and store/store.ts reads defaultCacheRoot from model/convert.ts: ' +
-    'pidAlive, which needs nothing, in a top-level file of its own removes it (convert.ts, store/ and segments/ import it from store/).',
-  'worker -> service':
-    'worker/host.ts runs the service, and the service speaks the types of worker/protocol.ts: ' +
-    'the protocol in a file of its own outside worker/ removes it (service.ts imports it from worker/).',
 };
 
 /** Distinct edges between engine parts, each with one import that makes it. */

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { SegmentStores } from '../../src/engine/segments/snapshot';
 import { EngineService } from '../../src/engine/service';
 import { Tokenizer } from '../../src/engine/tokenizer';
-import type { IndexParams } from '../../src/engine/worker/protocol';
+import type { IndexParams } from '../../src/engine/protocol';
 import { scratchDir } from '../helpers/models';
 import { moduleRepo, modulePath, moduleText, RECALL } from './segmented-repo';
 

@@ -9,7 +9,7 @@ import type { Manifest } from '../../src/engine/segments/manifest';
 import { SegmentStores } from '../../src/engine/segments/snapshot';
 import { EngineService } from '../../src/engine/service';
 import { DEFAULT_COMPOSE } from '../../src/engine/settings';
-import type { AskParams, EditorContext } from '../../src/engine/worker/protocol';
+import type { AskParams, EditorContext } from '../../src/engine/protocol';
 import { scratchDir } from '../helpers/models';
 import { moduleRepo, modulePath, RECALL } from './segmented-repo';
 

@@ -8,7 +8,7 @@ import test from 'node:test';
 import * as esbuild from 'esbuild';
 import { EngineClient } from '../../src/engine/worker/client';
 import { Engine } from '../../src/extension/engine';
-import type { AskParams, IndexParams } from '../../src/engine/worker/protocol';
+import type { AskParams, IndexParams } from '../../src/engine/protocol';
 import { commit, gitInit, tempDir, write } from '../repo/fixture';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'tinycode');

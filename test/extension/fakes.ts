@@ -2,7 +2,7 @@
 // settles by hand (and which rejects a call the moment its signal aborts, as the real client's host
 // does at its next chunk), and a Memento.
 import { EngineError } from '../../src/engine/errors';
-import type { Method, Methods } from '../../src/engine/worker/protocol';
+import type { Method, Methods } from '../../src/engine/protocol';
 import type { EngineCall } from '../../src/extension/cache';
 import type { Store } from '../../src/extension/chat';
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import test from 'node:test';
 import { WEIGHT_CHOICES } from '../../src/engine/model/choose-weights';
 import { DEVICES } from '../../src/engine/devices';
-import { COMPOSE_MODES } from '../../src/engine/worker/protocol';
+import { COMPOSE_MODES } from '../../src/engine/protocol';
 import { askParams, AUTO_BUILD, DEFAULTS, engineParams, HOVER_MODES, KEYS, proxyEnv, readSettings, Settings } from '../../src/extension/settings';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { CallContext, EngineService } from '../../src/engine/service';
-import type { EngineSettings } from '../../src/engine/worker/protocol';
+import type { EngineSettings } from '../../src/engine/protocol';
 import { ROOT, scratchDir } from '../helpers/models';
 import { write } from '../repo/fixture';
 import { WEBGPU_SKIP } from './webgpu';

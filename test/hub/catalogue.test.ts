@@ -2,7 +2,7 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { catalogue, defaultEntry, installRoot, quickPickItem } from '../../src/engine/hub/catalogue';
+import { catalogue, defaultEntry, installRoot } from '../../src/engine/hub/catalogue';
 import { isComplete } from '../../src/engine/hub/files';
 import { formatBytes, formatDuration } from '../../src/engine/hub/format';
 import { tempDir } from './fakeHub';
@@ -42,15 +42,6 @@ test('defaults per device class, and the bundled model resolved under the instal
   assert.ok(isComplete(tiny.spec));
   assert.equal(installRoot(), root);
   assert.ok(!catalogue(tempDir(t)).some((e) => e.id === 'tinycode'), 'listed only where it is installed');
-});
-
-test('a quick-pick item names the model and says what it costs', () => {
-  const item = quickPickItem(catalogue(root).find((e) => e.id === 'Qwen/Qwen2.5-Coder-1.5B-Instruct')!);
-  assert.equal(item.label, 'Qwen2.5-Coder 1.5B Instruct');
-  assert.equal(item.description, 'Qwen/Qwen2.5-Coder-1.5B-Instruct');
-  assert.match(item.detail, /^1\.54B parameters · 2\.9 GiB download · 28 KiB KV\/token · 32K context · KV ratio 0\.3 — /);
-  assert.match(quickPickItem(catalogue(root).find((e) => e.gated)!).description, /· gated$/);
-  assert.match(quickPickItem(catalogue(root).find((e) => e.id === 'tinycode')!).detail, /5\.0 MiB, bundled · 1 KiB KV\/token · 1K context/);
 });
 
 test('byte sizes and durations read the way people say them', () => {

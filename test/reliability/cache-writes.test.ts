@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../../src/engine/errors';
 import { EngineService } from '../../src/engine/service';
-import type { EngineSettings } from '../../src/engine/worker/protocol';
+import type { EngineSettings } from '../../src/engine/protocol';
 import { write } from '../repo/fixture';
 import {
   fillDisk,

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EngineClient } from '../../src/engine/worker/client';
-import type { EngineEvent } from '../../src/engine/worker/protocol';
+import type { EngineEvent } from '../../src/engine/protocol';
 import { gitInit, write } from '../repo/fixture';
 import { alive, childrenOf, eventually, indexParams, phases, scratch, smallRepo, snapshotFolder, startClient, whenTempAppears } from './helpers';
 

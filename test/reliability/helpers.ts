@@ -11,7 +11,7 @@ import type { Manifest } from '../../src/engine/segments/manifest';
 import { SegmentStores } from '../../src/engine/segments/snapshot';
 import { CallContext } from '../../src/engine/service';
 import { EngineClient } from '../../src/engine/worker/client';
-import type { EngineEvent, EngineSettings, IndexParams, RepoSettings } from '../../src/engine/worker/protocol';
+import type { EngineEvent, EngineSettings, IndexParams, RepoSettings } from '../../src/engine/protocol';
 import { ROOT, scratchDir } from '../helpers/models';
 import { tempDir, write } from '../repo/fixture';
 

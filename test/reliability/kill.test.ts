@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { EngineClient } from '../../src/engine/worker/client';
-import type { EngineEvent } from '../../src/engine/worker/protocol';
+import type { EngineEvent } from '../../src/engine/protocol';
 import { alive, indexParams, scratch, smallRepo, snapshotFolder, startClient, whenTempAppears } from './helpers';
 
 const { dir, engine } = scratch('kill');

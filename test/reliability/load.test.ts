@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import type { AskParams } from '../../src/engine/worker/protocol';
+import type { AskParams } from '../../src/engine/protocol';
 import { indexParams, rssKiB, scratch, smallRepo, startClient } from './helpers';
 
 const { dir, engine } = scratch('load');

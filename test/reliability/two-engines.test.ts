@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { EngineClient } from '../../src/engine/worker/client';
-import type { EngineEvent, IndexResult } from '../../src/engine/worker/protocol';
+import type { EngineEvent, IndexResult } from '../../src/engine/protocol';
 import { indexParams, phases, scratch, smallRepo, snapshotFolder, startClient } from './helpers';
 
 const { dir, engine, snapshots } = scratch('two-engines');

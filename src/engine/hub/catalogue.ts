@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import { EngineError } from '../errors';
 import { kvBytesPerToken, ModelConfig, parseConfig, readConfig } from '../model/config';
 import { parameterCount } from '../model/parameters';
-import { formatBytes, formatCount } from './format';
 
 export type DeviceClass = 'gpu' | 'cpu';
 
@@ -212,18 +211,6 @@ function costs(c: ModelConfig): Pick<CatalogueEntry, 'parameters' | 'kvBytesPerT
 /** The model to use on a device class when the user has not chosen. */
 export function defaultEntry(entries: CatalogueEntry[], device: DeviceClass): CatalogueEntry {
   return entries.find((e) => e.defaultFor === device)!;
-}
-
-/** A VS Code quick-pick item: the name, the id, and a line with what the model costs. */
-export function quickPickItem(e: CatalogueEntry): { label: string; description: string; detail: string } {
-  const numbers = [
-    `${formatCount(e.parameters)} parameters`,
-    e.id === BUNDLED_ID ? `${formatBytes(e.sizeBytes)}, bundled` : `${formatBytes(e.sizeBytes)} download`,
-    `${formatBytes(e.kvBytesPerToken)} KV/token`,
-    `${Math.round(e.maxPositions / 1024)}K context`,
-    `KV ratio ${e.recommendedRatio}`,
-  ];
-  return { label: e.label, description: e.gated ? `${e.id} · gated` : e.id, detail: `${numbers.join(' · ')} — ${e.description}` };
 }
 
 /** The folder holding repozip's package.json: the extension's install folder, or the CLI's. */

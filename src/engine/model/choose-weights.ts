@@ -7,7 +7,7 @@
 // halves the weights in GPU memory (which Node cannot see); on the CPU fp16 is only slower (onnxruntime's
 // x64 MatMul took 2.4x the fp32 time, measured, and it keeps an fp32 copy of the weights as well), so
 // auto never picks it there.
-import { availableMemory } from '../memory';
+import { availableMemory } from '../free-memory';
 import { ModelConfig } from './config';
 import { parameterCount } from './parameters';
 import { WeightFormat } from './weights';

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { describeIo, EngineError, ioError } from '../errors';
 import { Graph } from '../onnx/builder';
-import { pidAlive } from '../store/lock';
+import { pidAlive } from '../pid';
 import { ModelConfig } from './config';
 import { buildDecoder, GraphOptions } from './graph';
 import { Checkpoint } from './safetensors';

@@ -6,7 +6,7 @@
 import { EngineError } from '../errors';
 import { KvCache } from '../kv/cache';
 import { Model } from '../model/model';
-import type { AnswerContext, ComposeMode } from '../worker/protocol';
+import type { AnswerContext, ComposeMode } from '../protocol';
 import { composeSegments, PositionBudget } from './compose';
 import { Manifest, ManifestSegment } from './manifest';
 import { RankQuery, RankSegment, rankSegments } from './rank';

@@ -11,7 +11,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Piece } from '../../repo';
 import { describeIo, EngineError, ioError } from '../errors';
-import { pidAlive } from '../store/lock';
+import { pidAlive } from '../pid';
 
 export const MANIFEST_VERSION = 1;
 const EXT = '.json';

@@ -13,7 +13,7 @@ import { ResolvedRepo } from '../settings';
 import { withBuildLock } from '../store/lock';
 import { CacheHeader } from '../store/format';
 import { removeStaleTemps, SnapshotStore } from '../store/store';
-import type { EngineEvent } from '../worker/protocol';
+import type { EngineEvent } from '../protocol';
 import { buildSegment } from './build';
 import { Manifest, MANIFEST_VERSION, ManifestSegment, ManifestStore } from './manifest';
 import { PlannedSegment, RepoPlan } from './plan';

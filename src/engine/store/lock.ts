@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledError, ioError, throwIfCancelled } from '../errors';
+import { pidAlive } from '../pid';
 
 export interface LockOwner {
   pid: number;
@@ -61,16 +62,6 @@ export async function withBuildLock(dir: string, key: string, opts: BuildLockOpt
     return 'built';
   } finally {
     await release();
-  }
-}
-
-/** Whether a process with this pid exists on this machine. */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, but belongs to someone else
   }
 }
 

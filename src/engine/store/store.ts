@@ -11,7 +11,7 @@ import { describeIo, EngineError, ioError, throwIfCancelled } from '../errors';
 import { Cache, KvCache } from '../kv/cache';
 import { defaultCacheRoot } from '../model/convert';
 import { ByteSource, CacheHeader, decodeSnapshot, encodeSnapshot, Expect, KvDtype, readHeader, SnapshotInfo } from './format';
-import { pidAlive } from './lock';
+import { pidAlive } from '../pid';
 
 export const SNAPSHOT_EXT = '.rzkv';
 export const DEFAULT_BUDGET_BYTES = 4 * 1024 ** 3;

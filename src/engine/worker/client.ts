@@ -3,7 +3,7 @@
 // the next call starts a fresh process).
 import { ChildProcess, fork } from 'node:child_process';
 import { EngineError } from '../errors';
-import { FromHost, Method, Methods, ToHost } from './protocol';
+import { FromHost, Method, Methods, ToHost } from '../protocol';
 
 interface Pending {
   resolve: (v: unknown) => void;

@@ -3,7 +3,7 @@
 // the engine checks between onnxruntime runs.
 import { EngineError } from '../errors';
 import { EngineService } from '../service';
-import { EngineEvent, FromHost, Method, Methods, ToHost } from './protocol';
+import { EngineEvent, FromHost, Method, Methods, ToHost } from '../protocol';
 
 const service = new EngineService();
 const controllers = new Map<number, AbortController>();

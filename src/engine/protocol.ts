@@ -1,9 +1,9 @@
 // The messages between an engine client (the extension, or the CLI) and the engine host process.
 // onnxruntime's run() blocks its thread and a native crash takes its process down, so the model
 // lives in a child process; this typed request/event/result protocol is all that crosses over.
-import type { ErrorCode } from '../errors';
-import type { WeightChoice } from '../model/choose-weights';
-import type { Device } from '../devices';
+import type { ErrorCode } from './errors';
+import type { WeightChoice } from './model/choose-weights';
+import type { Device } from './devices';
 
 /** Each method: what the caller sends, what it gets back, what it hears while waiting. */
 export interface Methods {
