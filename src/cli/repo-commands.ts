@@ -50,7 +50,7 @@ function progress(quiet: boolean | undefined) {
     if (e.kind === 'notice') process.stderr.write(`repozip: ${e.message}\n`);
     if (quiet || e.kind !== 'progress') return;
     const pct = e.total ? Math.floor((100 * e.done) / e.total) : 0;
-    const line = `${e.phase} ${pct}%`;
+    const line = e.phase === 'segments' ? `segments ${e.done} / ${e.total}` : `${e.phase} ${pct}%`;
     if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
     else if (e.phase !== last) process.stderr.write(`${e.phase}\n`);
     last = e.phase;
