@@ -87,9 +87,9 @@ export function isAnchorPath(path: string): boolean {
 }
 
 /** sha256 hex of a segment's ids: the same ids give the same hash on any machine. */
-export function idsHash(ids: readonly number[]): string {
+export function idsHash(ids: ArrayLike<number>): string {
   const bytes = Buffer.allocUnsafe(4 * ids.length);
-  ids.forEach((id, i) => bytes.writeInt32LE(id, 4 * i));
+  for (let i = 0; i < ids.length; i++) bytes.writeInt32LE(ids[i], 4 * i);
   return createHash('sha256').update(bytes).digest('hex');
 }
 

@@ -4,7 +4,7 @@
 // edit rebuild only its segment and lets identical segments be shared between snapshots, branches
 // and machines.
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../../repo';
+import { canonicalJson, idsHash } from '../../repo';
 import { compressContext } from '../kv/compress';
 import { KvCache } from '../kv/cache';
 import { Press } from '../kv/press';
@@ -26,22 +26,18 @@ export interface CompressionSettings {
 }
 
 export function segmentKey(modelFingerprint: string, anchor: readonly number[], ids: ArrayLike<number>, s: CompressionSettings): string {
-  const h = createHash('sha256');
-  h.update(
-    canonicalJson({
-      format: SEGMENT_FORMAT,
-      modelFingerprint,
-      anchor: [...anchor],
-      press: s.press.name,
-      ratio: s.ratio,
-      budgetMode: s.budgetMode,
-      dtype: s.dtype,
-      chunk: s.chunk,
-    }),
-  );
-  h.update('\0');
-  h.update(Buffer.from(Int32Array.from(ids).buffer));
-  return h.digest('hex');
+  const parts = {
+    format: SEGMENT_FORMAT,
+    modelFingerprint,
+    anchor: [...anchor],
+    press: s.press.name,
+    ratio: s.ratio,
+    budgetMode: s.budgetMode,
+    dtype: s.dtype,
+    chunk: s.chunk,
+    ids: idsHash(ids),
+  };
+  return createHash('sha256').update(canonicalJson(parts)).digest('hex');
 }
 
 export interface BuiltSegment {
