@@ -165,7 +165,10 @@ async function storedSegment(
 async function storedHeader(stores: SegmentStores, key: string, emit: (e: EngineEvent) => void): Promise<CacheHeader | undefined> {
   const file = stores.segments.pathOf(key);
   if (!(await stores.segments.has(key))) {
-    if (await stores.segments.occupied(key)) throw new EngineError('corrupt-cache', `${file} is not a regular file; remove it (repozip cache rm ${key})`);
+    // something there that is still not a file when looked at again: another builder may have renamed its file into place between the two looks
+    if ((await stores.segments.occupied(key)) && !(await stores.segments.has(key))) {
+      throw new EngineError('corrupt-cache', `${file} is not a regular file; remove it (repozip cache rm ${key})`);
+    }
     return undefined;
   }
   try {
