@@ -47,10 +47,10 @@ export const cacheCommand: Command = {
 /** What `ls --json` prints per snapshot: the manifest's summary, not its segments. */
 function summary(e: ManifestEntry, sizes: ReadonlyMap<string, number>) {
   const m = e.manifest;
-  const keys = new Set(m?.segments.map((s) => s.key));
+  const keys = new Set(m?.keys);
   return {
     key: e.key,
-    segments: m?.segments.length,
+    segments: m?.keys.length,
     bytes: [...keys].reduce((n, k) => n + (sizes.get(k) ?? 0), 0),
     lastUsed: e.lastUsed.toISOString(),
     created: m?.createdAt,
@@ -69,7 +69,7 @@ async function ls(stores: SegmentStores, json?: boolean): Promise<number> {
   const files = await stores.segments.files();
   const sizes = new Map(files.map((f) => [f.key, f.bytes]));
   const rows = entries.map((e) => summary(e, sizes));
-  const named = new Set(entries.flatMap((e) => e.manifest?.segments.map((s) => s.key) ?? []));
+  const named = new Set(entries.flatMap((e) => e.manifest?.keys ?? []));
   const count = (fs: typeof files) => ({ count: fs.length, bytes: fs.reduce((n, f) => n + f.bytes, 0) });
   const segments = count(files.filter((f) => named.has(f.key)));
   const unreferenced = count(files.filter((f) => !named.has(f.key)));

@@ -3,7 +3,7 @@
 // serves these to the extension; the CLI calls them in-process. The model and the last composed
 // cache stay loaded between calls.
 import * as path from 'node:path';
-import { emptyContextMessage, firstFew, listFiles, statFingerprint } from '../repo';
+import { candidatePaths, emptyContextMessage, firstFew, listFiles, statFingerprint } from '../repo';
 import { EngineError, throwIfCancelled } from './errors';
 import { generate } from './generate';
 import { Cache } from './kv/cache';
@@ -17,7 +17,7 @@ import { resolveModel } from './hub/download';
 import { describeFallbacks, deviceClass, Fallback } from './runtime/session';
 import { chooseSegments, loadComposed } from './segments/context';
 import { collectGarbage, removeRepository } from './segments/gc';
-import { Manifest } from './segments/manifest';
+import { Manifest, ManifestSummary, summarize } from './segments/manifest';
 import { chatFrame, planRepo } from './segments/plan';
 import { BuildCounts, buildSnapshot, SegmentStores } from './segments/snapshot';
 import { TokenMemo } from './segments/token-memo';
@@ -50,7 +50,9 @@ type Handlers = { [M in Method]: (params: Methods[M]['params'], ctx: CallContext
 
 /** The snapshot a call works on, with what it took to have it. */
 interface Current {
-  manifest: Manifest;
+  summary: ManifestSummary;
+  /** The whole manifest, when the call asked for it (a question). */
+  manifest?: Manifest;
   /** Absent when the manifest came from the memo (no file changed): nothing was listed or built. */
   counts?: BuildCounts;
   files: { included: number; skipped: { path: string; reason: string }[] };
@@ -141,61 +143,76 @@ export class EngineService {
    * stat walk), the memo names it and nothing is read; otherwise the repository is listed and cut
    * into segments, and the segments not yet stored are built (unless `build` is false).
    */
-  private async current(model: Model, s: EngineSettings, r: ResolvedRepo, ctx: CallContext, how: { build: boolean; verify: boolean }): Promise<Current> {
+  private async current(
+    model: Model,
+    s: EngineSettings,
+    r: ResolvedRepo,
+    ctx: CallContext,
+    how: { build: boolean; verify: boolean; whole: boolean },
+  ): Promise<Current> {
     const t0 = performance.now();
     const stores = this.stores(s);
     const fingerprint = modelFingerprint(model.dir, s.cacheDir ?? defaultCacheRoot());
     ctx.emit({ kind: 'progress', phase: 'listing', done: 0, total: 1 });
-    const statFp = await statFingerprint(r.root, { include: r.include, exclude: r.exclude, maxFileBytes: r.maxFileBytes, signal: ctx.signal }).catch((e) => {
+    // one walk: its paths serve the fingerprint and, when that is new, the listing
+    const listing = { include: r.include, exclude: r.exclude, maxFileBytes: r.maxFileBytes, signal: ctx.signal };
+    const candidates = await candidatePaths(r.root, listing).catch((e) => {
       throwIfCancelled(ctx.signal, 'listing the repository');
       throw e;
     });
+    const statFp = await statFingerprint(r.root, { ...listing, candidates });
     const settingsKey = this.settingsKey(model, r);
     const rec = this.memo(s).lookup(r.root, settingsKey, statFp);
     const onDamaged = (why: string) => ctx.emit({ kind: 'notice', message: `${why}; it is written again` });
-    const memoHit = rec && (await stores.manifests.load(rec.key, onDamaged));
+    // an index needs only each segment's key and size (read line by line); a question reads it whole
+    const read = async (key: string): Promise<{ summary: ManifestSummary; manifest?: Manifest } | undefined> => {
+      if (!how.whole) {
+        const summary = await stores.manifests.summary(key, onDamaged);
+        return summary && { summary };
+      }
+      const manifest = await stores.manifests.load(key, onDamaged);
+      return manifest && { summary: summarize(manifest), manifest };
+    };
+    const memoHit = rec && (await read(rec.key));
     // a segment lost since (a damaged file deleted, a gc elsewhere): index looks for it (a stat per
     // segment); a question skips that and meets it when loading, which forgets this record
-    if (memoHit && !memoHit.segments.some((seg) => seg.failed) && (!how.verify || (await missingSegments(memoHit, stores)) === 0)) {
-      return { manifest: memoHit, files: { included: memoHit.listing.length, skipped: memoHit.skipped }, timings: { snapshot: performance.now() - t0 } };
+    if (memoHit && memoHit.summary.failed.length === 0 && (!how.verify || (await missingSegments(memoHit.summary, stores)) === 0)) {
+      const sum = memoHit.summary;
+      return { ...memoHit, files: { included: sum.listing.length, skipped: sum.skipped }, timings: { snapshot: performance.now() - t0 } };
     }
-    const plan = await planRepo(model, this.modelId, fingerprint, r, ctx.signal, this.tokens ?? model.tokenizer);
-    ctx.emit({ kind: 'progress', phase: 'tokenizing', done: 1, total: 1 });
-    if (plan.segments.length === 0) throw new EngineError('bad-input', emptyContextMessage(r.root, { skipped: plan.skipped }, []));
+    const plan = await planRepo(model, this.modelId, fingerprint, r, { signal: ctx.signal, candidates });
+    if (plan.files.length === 0) throw new EngineError('bad-input', emptyContextMessage(r.root, { skipped: plan.skipped }, []));
     const files = { included: plan.listing.length, skipped: plan.skipped.map((f) => ({ path: f.path, reason: f.reason })) };
-    const timings: Record<string, number> = { list: plan.timings.list, segment: plan.timings.segment };
-    let manifest = await stores.manifests.load(plan.snapshotKey, onDamaged);
+    const timings: Record<string, number> = { list: plan.timings.list };
+    let found = await read(plan.snapshotKey);
     let counts: BuildCounts | undefined;
-    const missing = manifest ? await missingSegments(manifest, stores) : plan.segments.length;
-    if (!manifest || missing > 0 || manifest.segments.some((seg) => seg.failed)) {
+    if (!found || found.summary.failed.length > 0 || (await missingSegments(found.summary, stores)) > 0) {
       if (!how.build) throw new EngineError('bad-input', 'there is no cache for the current snapshot of this repository: build it first (repozip index)');
-      ({ manifest, counts } = await buildSnapshot(model, { modelId: this.modelId, fingerprint }, plan, r, stores, ctx));
-      timings.prefill = counts.prefillMs;
-      timings.scoring = counts.scoreMs;
-      timings.write = counts.writeMs;
-      if (r.budgetBytes) await collectGarbage(stores, r.budgetBytes, [manifest.snapshotKey]);
+      const built = await buildSnapshot(model, { modelId: this.modelId, fingerprint }, plan, r, stores, { ...ctx, tokenizer: this.tokens ?? model.tokenizer });
+      counts = built.counts;
+      Object.assign(timings, { segment: counts.segmentMs, build: counts.buildMs, prefill: counts.prefillMs, scoring: counts.scoreMs, write: counts.writeMs });
+      if (r.budgetBytes) await collectGarbage(stores, r.budgetBytes, [plan.snapshotKey]);
+      found = how.whole ? await read(plan.snapshotKey) : { summary: built.manifest };
+      if (!found) throw new EngineError('corrupt-cache', `the manifest of snapshot ${plan.snapshotKey} was removed while it was being read; index again`);
     }
-    this.memo(s).remember(r.root, settingsKey, { fingerprint: statFp, key: manifest.snapshotKey, files: manifest.listing.map(([f]) => f) });
+    this.memo(s).remember(r.root, settingsKey, { fingerprint: statFp, key: plan.snapshotKey, files: plan.listing.map(([f]) => f) });
     timings.snapshot = performance.now() - t0;
-    return { manifest, counts, files, timings };
+    return { ...found, counts, files, timings };
   }
 
   async index(p: IndexParams, ctx: CallContext): Promise<IndexResult> {
     const t0 = performance.now();
     const model = await this.loadModel(p.engine, ctx);
     const r = resolveRepo(p.repo, model.config);
-    const cur = await this.current(model, p.engine, r, ctx, { build: true, verify: true });
-    const m = cur.manifest;
-    const counts = cur.counts ?? { total: m.segments.length, reused: m.segments.length, built: 0, failed: [] };
-    const failed = counts.failed.length
-      ? counts.failed
-      : m.segments.filter((s) => s.failed).map((s) => ({ files: [...new Set(s.pieces.map((x) => x.path))], message: s.failed! }));
+    const cur = await this.current(model, p.engine, r, ctx, { build: true, verify: true, whole: false });
+    const m = cur.summary;
+    const counts = cur.counts ?? { total: m.keys.length, reused: m.keys.length, built: 0, failed: m.failed };
     return {
       key: m.snapshotKey,
       reused: counts.built === 0,
       files: cur.files,
-      tokens: { prefix: m.anchor.length, context: m.segments.reduce((n, s) => n + s.tokens, 0) },
-      segments: { total: counts.total, reused: counts.reused, built: counts.built, failed },
+      tokens: { prefix: m.anchor.length, context: m.tokens },
+      segments: { total: counts.total, reused: counts.reused, built: counts.built, failed: counts.failed },
       keptRatio: m.settings.ratio,
       bytesOnDisk: await snapshotBytes(m, this.stores(p.engine)),
       timings: { ...cur.timings, total: performance.now() - t0 },
@@ -208,8 +225,8 @@ export class EngineService {
     const t0 = performance.now(); // the model stays loaded in the extension: time to first token starts here
     const r = resolveRepo(p.repo, model.config);
     const stores = this.stores(p.engine);
-    const cur = await this.current(model, p.engine, r, ctx, { build: p.build !== false, verify: false });
-    const m = cur.manifest;
+    const cur = await this.current(model, p.engine, r, ctx, { build: p.build !== false, verify: false, whole: true });
+    const m = cur.manifest!;
     const failed = m.segments.filter((s) => s.failed);
     if (failed.length)
       ctx.emit({
@@ -352,14 +369,14 @@ export class EngineService {
 }
 
 /** How many of the manifest's segments are not in the store (a file stat each). */
-async function missingSegments(m: Manifest, stores: SegmentStores): Promise<number> {
+async function missingSegments(m: ManifestSummary, stores: SegmentStores): Promise<number> {
   let n = 0;
-  for (const s of m.segments) if (!(await stores.segments.has(s.key))) n++;
+  for (const key of m.keys) if (!(await stores.segments.has(key))) n++;
   return n;
 }
 
 /** Bytes of the snapshot's segments on disk. */
-async function snapshotBytes(m: Manifest, stores: SegmentStores): Promise<number> {
+async function snapshotBytes(m: ManifestSummary, stores: SegmentStores): Promise<number> {
   const sizes = new Map((await stores.segments.files()).map((f) => [f.key, f.bytes]));
-  return m.segments.reduce((n, s) => n + (sizes.get(s.key) ?? 0), 0);
+  return m.keys.reduce((n, key) => n + (sizes.get(key) ?? 0), 0);
 }

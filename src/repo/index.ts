@@ -10,7 +10,17 @@ import { orderFiles } from './order';
 import { LAYOUT_VERSION, layoutContext, type FileSpan, type LayoutFormat, type LeftOutFile, type TokenizerLike } from './layout';
 import type { SkippedFile } from './skip';
 
-export { listFiles, statFingerprint, comparePaths, DEFAULT_MAX_FILE_BYTES, type ListOptions, type Listing, type RepoFile } from './list';
+export {
+  listFiles,
+  statFingerprint,
+  candidatePaths,
+  comparePaths,
+  DEFAULT_MAX_FILE_BYTES,
+  type Candidates,
+  type ListOptions,
+  type Listing,
+  type RepoFile,
+} from './list';
 export { orderFiles, readHistory, stabilityOrder, type History } from './order';
 export {
   layoutContext,

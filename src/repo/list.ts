@@ -8,6 +8,7 @@
 // path is listed when `include` is empty or matches it, and `exclude` does not.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Ignore } from 'ignore';
 import { inspect, type RepoFile } from './file';
 import { runGit, splitNul } from './git';
@@ -24,6 +25,14 @@ export interface ListOptions {
   /** Files above this size are skipped unread. Default 1 MiB. */
   maxFileBytes?: number;
   signal?: AbortSignal;
+  /** The paths to judge, from candidatePaths() with the same options: one walk serves statFingerprint and listFiles. */
+  candidates?: Candidates;
+}
+
+/** The paths a listing judges (filtered by include/exclude, sorted), and who decided which are ignored. */
+export interface Candidates {
+  source: 'git' | 'walk';
+  paths: string[];
 }
 
 export interface Listing {
@@ -61,18 +70,48 @@ function userFilter(include: readonly string[], exclude: readonly string[]): { k
  * 128 = not a work tree. Returns null when git should not, or cannot, be used.
  */
 async function gitPaths(root: string, signal?: AbortSignal): Promise<string[] | null> {
+  if (!mayBeInWorkTree(root)) return null; // starting git costs ~10 ms a process: not twice per listing for nothing
   try {
-    if ((await runGit(root, ['check-ignore', '-q', '.'], signal)).code !== 1) return null;
     // -c: tracked, including files deleted in the work tree (file.ts drops those); -o
     // --exclude-standard: untracked and not ignored. Untracked nested repositories come back as
     // "dir/", submodules as their folder. Unmerged paths appear once per stage, hence the Set.
-    const r = await runGit(root, ['ls-files', '-z', '-c', '-o', '--exclude-standard'], signal);
-    return r.code === 0 ? [...new Set(splitNul(r.stdout))] : null;
+    // Both at once: the listing is only used when check-ignore allows it.
+    const [check, r] = await Promise.all([
+      runGit(root, ['check-ignore', '-q', '.'], signal),
+      runGit(root, ['ls-files', '-z', '-c', '-o', '--exclude-standard'], signal),
+    ]);
+    return check.code === 1 && r.code === 0 ? [...new Set(splitNul(r.stdout))] : null;
   } catch (e) {
     signal?.throwIfAborted();
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // git is not installed
     throw e;
   }
+}
+
+/** False only when git could not see a work tree here: no `.git` in `root` or above, and no GIT_DIR / GIT_WORK_TREE. */
+function mayBeInWorkTree(root: string): boolean {
+  if (process.env.GIT_DIR || process.env.GIT_WORK_TREE) return true;
+  let dir: string;
+  try {
+    dir = fs.realpathSync.native(root);
+  } catch {
+    return true; // let git say what is wrong with it
+  }
+  for (;;) {
+    if (fs.existsSync(path.join(dir, '.git'))) return true;
+    const up = path.dirname(dir);
+    if (up === dir) return false;
+    dir = up;
+  }
+}
+
+/** The paths a listing with these options judges; pass them as `candidates` to walk the repository once. */
+export async function candidatePaths(root: string, opts: ListOptions = {}): Promise<Candidates> {
+  if (opts.candidates) return opts.candidates;
+  const filter = userFilter(opts.include ?? [], opts.exclude ?? []);
+  const fromGit = await gitPaths(root, opts.signal);
+  const all = fromGit ?? (await walkPaths(root, (dir) => filter?.prunes(dir) ?? false, opts.signal));
+  return { source: fromGit ? 'git' : 'walk', paths: (filter ? all.filter((p) => filter.keeps(p)) : all).sort(comparePaths) };
 }
 
 /**
@@ -82,11 +121,10 @@ async function gitPaths(root: string, signal?: AbortSignal): Promise<string[] | 
  * derived from the last full listing instead of reading and hashing every file again.
  */
 export async function statFingerprint(root: string, opts: ListOptions = {}): Promise<string> {
-  const filter = userFilter(opts.include ?? [], opts.exclude ?? []);
-  const all = (await gitPaths(root, opts.signal)) ?? (await walkPaths(root, (dir) => filter?.prunes(dir) ?? false, opts.signal));
+  const { paths } = await candidatePaths(root, opts);
   const h = createHash('sha256').update(`${opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES}\0`);
   const pause = timeSlices(opts.signal);
-  for (const p of (filter ? all.filter((x) => filter.keeps(x)) : all).sort(comparePaths)) {
+  for (const p of paths) {
     await pause();
     h.update(statLine(`${root}/${p}`, p));
   }
@@ -113,11 +151,8 @@ function statLine(abs: string, p: string): string {
 export async function listFiles(root: string, opts: ListOptions = {}): Promise<Listing> {
   const { signal } = opts;
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const filter = userFilter(opts.include ?? [], opts.exclude ?? []);
   const realRoot = fs.realpathSync.native(root);
-  const fromGit = await gitPaths(root, signal);
-  const all = fromGit ?? (await walkPaths(root, (dir) => filter?.prunes(dir) ?? false, signal));
-  const listed = (filter ? all.filter((p) => filter.keeps(p)) : all).sort(comparePaths);
+  const { source, paths: listed } = await candidatePaths(root, opts);
 
   const pause = timeSlices(signal);
   const files: RepoFile[] = [];
@@ -130,5 +165,5 @@ export async function listFiles(root: string, opts: ListOptions = {}): Promise<L
     else skipped.push(r.skipped);
   }
   // An untracked nested repository was sorted as "dir/" and is reported as "dir".
-  return { source: fromGit ? 'git' : 'walk', files, skipped: skipped.sort((a, b) => comparePaths(a.path, b.path)) };
+  return { source, files, skipped: skipped.sort((a, b) => comparePaths(a.path, b.path)) };
 }

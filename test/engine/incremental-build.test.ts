@@ -1,8 +1,11 @@
 // Incremental builds: a repository is cut into segments stored by content, so an index reports how
 // many segments it reused and built, a second index builds none, and an edit to one file rebuilds
 // the one segment holding it, in about that segment's own build time, leaving every other segment
-// of the snapshot as it was. On the `recall` fixture (2048 positions: segments of up to 256 tokens)
-// and a repository of 100 small modules.
+// of the snapshot as it was. A repository of 100 small modules (29 segments) and a random-weight
+// model of 27M parameters with 2048 positions (segments of up to 256 tokens): the fixed part of an
+// index (listing, keying, checking the stored segments, the manifest) is a few tens of
+// milliseconds, so against a segment's build it shows only for a model that builds a segment in
+// less time than that (the 4M-parameter `recall` fixture: 35 ms, about 2x; a real model: seconds).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,7 +15,8 @@ import { EngineService } from '../../src/engine/service';
 import { Tokenizer } from '../../src/engine/tokenizer';
 import type { IndexParams } from '../../src/engine/protocol';
 import { scratchDir } from '../helpers/models';
-import { moduleRepo, modulePath, moduleText, RECALL } from './segmented-repo';
+import { makeRandomModel } from '../helpers/random-model';
+import { moduleRepo, modulePath, moduleText } from './segmented-repo';
 
 const { dir, cacheRoot } = scratchDir('incremental-build');
 const noop = { signal: new AbortController().signal, emit: () => {} };
@@ -20,7 +24,18 @@ const service = new EngineService();
 after(() => service.dispose());
 
 const root = moduleRepo(path.join(dir, 'repo'), 100);
-const params: IndexParams = { engine: { model: RECALL, device: 'cpu', cacheDir: cacheRoot }, repo: { root } };
+const model = makeRandomModel(path.join(dir, 'model'), {
+  family: 'llama',
+  hidden: 512,
+  intermediate: 1536,
+  layers: 8,
+  heads: 8,
+  kvHeads: 4,
+  ropeTheta: 1e4,
+  dtype: 'F16',
+  seed: 7,
+});
+const params: IndexParams = { engine: { model, device: 'cpu', cacheDir: cacheRoot }, repo: { root } };
 const stores = new SegmentStores(path.join(cacheRoot, 'snapshots'));
 const manifest = async (key: string) => (await stores.manifests.load(key))!;
 
@@ -49,35 +64,37 @@ test('an index reports its segments: all built the first time, all reused the ne
 
 test('an edit to one file rebuilds the one segment holding it, in about that segment’s build time', async () => {
   const edited = 50;
-  const tok = Tokenizer.load(RECALL);
-  // the edit keeps the file's token count, so no segment boundary can move
-  assert.equal(tok.encodeText(moduleText(edited, 1)).length, tok.encodeText(moduleText(edited)).length);
-  const before = await manifest(first.key);
-  fs.writeFileSync(path.join(root, modulePath(edited)), moduleText(edited, 1));
+  const tok = Tokenizer.load(model);
+  let before = await manifest(first.key);
+  const ratios: number[] = [];
+  for (const edit of [1, 2, 3]) {
+    // the edit keeps the file's token count, so no segment boundary can move
+    assert.equal(tok.encodeText(moduleText(edited, edit)).length, tok.encodeText(moduleText(edited)).length);
+    fs.writeFileSync(path.join(root, modulePath(edited)), moduleText(edited, edit));
 
-  const t0 = performance.now();
-  const r = await service.index(params, noop);
-  const total = performance.now() - t0;
-  const n = before.segments.length;
-  assert.notEqual(r.key, first.key);
-  assert.deepEqual(r.segments, { total: n, reused: n - 1, built: 1, failed: [] });
+    const t0 = performance.now();
+    const r = await service.index(params, noop);
+    const total = performance.now() - t0;
+    const n = before.segments.length;
+    assert.notEqual(r.key, before.snapshotKey);
+    assert.deepEqual(r.segments, { total: n, reused: n - 1, built: 1, failed: [] });
 
-  const after = await manifest(r.key);
-  const changed = after.segments.filter((s, i) => s.key !== before.segments[i].key);
-  assert.equal(changed.length, 1, 'every other segment of the snapshot is the one it had');
-  assert.ok(
-    changed[0].pieces.some((p) => p.path === modulePath(edited)),
-    'the rebuilt segment holds the edited file',
-  );
-
-  // That segment's own build (prefill, KVzip scoring, write) against the whole incremental index
-  // (the stat walk, listing, tokenizing and keying 100 files, reading the stored headers, the
-  // manifest). With a real model a segment takes seconds and the rest is small beside it; with this
-  // 4M-parameter fixture the fixed part (about 600 ms) outweighs one segment (about 450 ms): 2.3-2.6x
-  // measured on two cores shared with other test runs. The bound is loose for such a machine.
-  const segment = r.timings.prefill + r.timings.scoring + r.timings.write;
-  console.log(
-    `# incremental index ${total.toFixed(0)} ms; the rebuilt segment's own build ${segment.toFixed(0)} ms (${(total / segment).toFixed(2)}x); list ${r.timings.list.toFixed(0)} ms, segment ${r.timings.segment.toFixed(0)} ms`,
-  );
-  assert.ok(total <= 3 * segment, `incremental index ${total.toFixed(0)} ms, ${(total / segment).toFixed(2)}x the segment's build`);
+    const after = await manifest(r.key);
+    const changed = after.segments.filter((s, i) => s.key !== before.segments[i].key);
+    assert.equal(changed.length, 1, 'every other segment of the snapshot is the one it had');
+    assert.ok(
+      changed[0].pieces.some((p) => p.path === modulePath(edited)),
+      'the rebuilt segment holds the edited file',
+    );
+    // That segment's own build (from taking its build lock to its file in place: prefill, KVzip
+    // scoring, eviction, write) against the whole incremental index.
+    const segment = r.timings.build;
+    ratios.push(total / segment);
+    console.log(
+      `# incremental index ${total.toFixed(0)} ms; the rebuilt segment's own build ${segment.toFixed(0)} ms (${(total / segment).toFixed(2)}x); list ${r.timings.list.toFixed(0)} ms, segment ${r.timings.segment.toFixed(0)} ms`,
+    );
+    before = after;
+  }
+  const median = ratios.sort((a, b) => a - b)[1];
+  assert.ok(median <= 1.5, `incremental index ${median.toFixed(2)}x the segment's build (median of 3 edits)`);
 });

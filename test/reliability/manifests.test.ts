@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../../src/engine/errors';
+import { MANIFEST_VERSION } from '../../src/engine/segments/manifest';
 import { EngineService } from '../../src/engine/service';
 import { indexParams, manifestOf, recorder, repozip, scratch, segmentFile, smallRepo } from './helpers';
 
@@ -34,12 +35,12 @@ before(async () => {
 /** A manifest body with a valid checksum line. */
 const signed = (body: string) => `${createHash('sha256').update(body).digest('hex')}\n${body}`;
 const FAULTS: Record<string, { damage: (good: string) => string; says: RegExp }> = {
-  'a byte changed': { damage: (g) => g.replace('"version":1', '"version":2'), says: /checksum mismatch/ },
+  'a byte changed': { damage: (g) => g.replace(`"version":${MANIFEST_VERSION}`, `"version":${MANIFEST_VERSION + 1}`), says: /checksum mismatch/ },
   'truncated to half': { damage: (g) => g.slice(0, g.length >> 1), says: /checksum mismatch/ },
   'zero-length': { damage: () => '', says: /not a manifest \(no checksum line\)/ },
   'another format version, checksum and all': {
-    damage: (g) => signed(g.slice(65).replace('"version":1', '"version":9')),
-    says: /manifest version 9, this repozip reads 1/,
+    damage: (g) => signed(g.slice(65).replace(`"version":${MANIFEST_VERSION}`, '"version":9')),
+    says: new RegExp(`manifest version 9, this repozip reads ${MANIFEST_VERSION}`),
   },
   "another snapshot's manifest": { damage: () => fs.readFileSync(fileOf(otherKey), 'utf8'), says: /the file holds snapshot/ },
 };
@@ -56,7 +57,7 @@ for (const [name, { damage, says }] of Object.entries(FAULTS)) {
     assert.ok(notices[0].startsWith(fileOf(key)), notices[0]);
     assert.match(notices[0], says);
     assert.match(notices[0], /the file was deleted; it is written again$/);
-    assert.equal(JSON.parse(fs.readFileSync(fileOf(key), 'utf8').slice(65)).snapshotKey, key, 'written again');
+    assert.equal(JSON.parse(fs.readFileSync(fileOf(key), 'utf8').split('\n')[1]).snapshotKey, key, 'written again'); // the head line
     assert.deepEqual(await inodesNow(), inodes, 'no segment written again');
   });
 }

@@ -1,7 +1,7 @@
 // Disk budget for segments. A segment may be named by many manifests (branches, snapshots that share
 // files), so segments are never deleted one by one: manifests are, least recently used first, and
 // then every segment that no remaining manifest names is collected.
-import type { Manifest } from './manifest';
+import type { ManifestSummary } from './manifest';
 import { SegmentStores } from './snapshot';
 
 export interface Collected {
@@ -69,9 +69,9 @@ class Collector {
 }
 
 /** A readable manifest with its file's size. */
-type Listed = { manifest: Manifest; bytes: number };
+type Listed = { manifest: ManifestSummary; bytes: number };
 
-const segmentKeys = (e: Listed): Set<string> => new Set(e.manifest.segments.map((s) => s.key));
+const segmentKeys = (e: Listed): Set<string> => new Set(e.manifest.keys);
 
 /** Removes least recently used snapshots until what is left fits `budgetBytes`; `keep` (snapshot keys) stay. */
 export async function collectGarbage(stores: SegmentStores, budgetBytes: number, keep: readonly string[] = []): Promise<Collected> {

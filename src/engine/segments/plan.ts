@@ -1,9 +1,12 @@
-// A repository's snapshot as segments, before any model work: list the files, cut them into
-// segments, key each segment by content and the snapshot by its files. Only token ids are kept per
-// segment (4 bytes a token) and only until the build has used them.
+// A repository's snapshot as segments, before any model work: list the files and key the snapshot
+// by them (planRepo), then cut them into segments keyed by content (planSegments), as often as
+// needed: segments are produced one at a time and dropped once used, so that no step holds every
+// segment's ids whatever the repository's size.
 import * as path from 'node:path';
 import {
+  type Candidates,
   comparePaths,
+  type RepoFile,
   LAYOUT_VERSION,
   listFiles,
   repoPreamble,
@@ -17,7 +20,6 @@ import { EngineError, throwIfCancelled } from '../errors';
 import { Model } from '../model/model';
 import { ResolvedRepo } from '../settings';
 import { contextLimit } from '../limits';
-import { termCounts } from './rank';
 import { ManifestPiece } from './manifest';
 import { segmentKey, SEGMENT_FORMAT } from './build';
 
@@ -29,21 +31,24 @@ export interface PlannedSegment {
   key: string;
   ids: Int32Array;
   pieces: ManifestPiece[];
-  terms: [string, number][];
+  /** What ranking counts terms in (repo/segments.ts's Segment.text). */
+  text: string;
 }
 
 export interface RepoPlan {
   root: string;
   repoName: string;
+  modelFingerprint: string;
   /** Chat-frame prefix (system prompt) and the repository preamble: what every segment is prefilled after. */
   anchor: number[];
   /** Closes the user turn: after the question, and before KVzip's repeat prompt. */
   postfix: number[];
-  segments: PlannedSegment[];
+  /** The included files with their texts, in path order: what planSegments cuts. */
+  files: RepoFile[];
   skipped: SkippedFile[];
   listing: [string, string][];
   snapshotKey: string;
-  timings: { list: number; segment: number };
+  timings: { list: number };
 }
 
 /** The chat frame's halves for this model: the system prompt only where a chat template places it. */
@@ -65,15 +70,15 @@ export function repoSnapshotKey(modelId: string, fingerprint: string, repoName: 
   });
 }
 
-/** `tokenizer`: the model's, or one that remembers earlier results (token-memo.ts). */
-export async function planRepo(
-  model: Model,
-  modelId: string,
-  fingerprint: string,
-  s: ResolvedRepo,
-  signal?: AbortSignal,
-  tokenizer: TokenizerLike = model.tokenizer,
-): Promise<RepoPlan> {
+export interface PlanOptions {
+  signal?: AbortSignal;
+  /** The repository's paths when the caller has walked it already (candidatePaths with the same settings). */
+  candidates?: Candidates;
+}
+
+/** Lists the repository and keys its snapshot; nothing is tokenized but the anchor. */
+export async function planRepo(model: Model, modelId: string, fingerprint: string, s: ResolvedRepo, opts: PlanOptions = {}): Promise<RepoPlan> {
+  const { signal } = opts;
   const t0 = performance.now();
   const repoName = path.basename(path.resolve(s.root));
   const frame = chatFrame(model);
@@ -85,17 +90,34 @@ export async function planRepo(
       `segments of ${s.segmentTokens} tokens do not fit the model's ${model.config.maxPositions} positions with KVzip's pass (at most ${limit})`,
     );
   }
-  const listed = await listFiles(s.root, { include: s.include, exclude: s.exclude, maxFileBytes: s.maxFileBytes, signal }).catch((e) => {
-    throwIfCancelled(signal, 'listing the repository'); // listing aborts with Node's AbortError; callers hear 'cancelled'
-    throw e;
-  });
+  const listed = await listFiles(s.root, { include: s.include, exclude: s.exclude, maxFileBytes: s.maxFileBytes, signal, candidates: opts.candidates }).catch(
+    (e) => {
+      throwIfCancelled(signal, 'listing the repository'); // listing aborts with Node's AbortError; callers hear 'cancelled'
+      throw e;
+    },
+  );
   const files = [...listed.files].sort((a, b) => comparePaths(a.path, b.path));
-  const tList = performance.now();
-  const segments: PlannedSegment[] = [];
-  for await (const seg of segmentFiles(files, tokenizer, { maxTokens: s.segmentTokens, signal })) {
+  const listing = files.map((f): [string, string] => [f.path, f.sha256]);
+  return {
+    root: path.resolve(s.root),
+    repoName,
+    modelFingerprint: fingerprint,
+    anchor,
+    postfix: frame.postfix,
+    files,
+    skipped: listed.skipped,
+    listing,
+    snapshotKey: repoSnapshotKey(modelId, fingerprint, repoName, listing, s),
+    timings: { list: performance.now() - t0 },
+  };
+}
+
+/** The plan's segments in repository order, each keyed by its content; the same plan gives the same segments every time. */
+export async function* planSegments(plan: RepoPlan, s: ResolvedRepo, opts: { tokenizer: TokenizerLike; signal?: AbortSignal }): AsyncGenerator<PlannedSegment> {
+  for await (const seg of segmentFiles(plan.files, opts.tokenizer, { maxTokens: s.segmentTokens, signal: opts.signal })) {
     const ids = Int32Array.from(seg.ids);
-    segments.push({
-      key: segmentKey(fingerprint, anchor, ids, s),
+    yield {
+      key: segmentKey(plan.modelFingerprint, plan.anchor, ids, s),
       ids,
       pieces: seg.pieces.map(({ path: p, firstLine, lastLine, split, headerStart, start, end }) => ({
         path: p,
@@ -106,19 +128,7 @@ export async function planRepo(
         start,
         end,
       })),
-      terms: termCounts(seg.text),
-    });
+      text: seg.text,
+    };
   }
-  const listing = files.map((f): [string, string] => [f.path, f.sha256]);
-  return {
-    root: path.resolve(s.root),
-    repoName,
-    anchor,
-    postfix: frame.postfix,
-    segments,
-    skipped: listed.skipped,
-    listing,
-    snapshotKey: repoSnapshotKey(modelId, fingerprint, repoName, listing, s),
-    timings: { list: tList - t0, segment: performance.now() - tList },
-  };
 }

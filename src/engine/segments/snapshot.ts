@@ -1,10 +1,12 @@
 // Building a repository's snapshot: every planned segment either found in the store (by content)
-// or built, one at a time (memory holds one segment's full cache, whatever the repository's size),
-// then the manifest that names them. A segment whose build fails on its own is recorded with its
+// or built, one at a time, and its manifest line written as it is done. Memory holds one segment's
+// full cache and a key per segment, whatever the repository's size: the repository is cut into
+// segments twice (the keys first, for the progress total and the running-build record; then one
+// by one to build), the tokenizer's memo making the second cut cheap. A segment whose build fails on its own is recorded with its
 // files and the others stay usable; a failure every segment would meet (a full disk) stops the
 // build, as does cancelling, between (and inside) segments: nothing built is lost.
 import * as path from 'node:path';
-import { firstFew } from '../../repo';
+import { firstFew, type TokenizerLike } from '../../repo';
 import { EngineError, ioError, throwIfCancelled } from '../errors';
 import { checkMemory } from '../memory';
 import { MAX_CHUNK } from '../chunks';
@@ -15,8 +17,9 @@ import { CacheHeader } from '../store/format';
 import { removeStaleTemps, SnapshotStore } from '../store/store';
 import type { EngineEvent } from '../protocol';
 import { buildSegment } from './build';
-import { Manifest, MANIFEST_VERSION, ManifestSegment, ManifestStore } from './manifest';
-import { PlannedSegment, RepoPlan } from './plan';
+import { FailedSegment, MANIFEST_VERSION, ManifestHead, ManifestSegment, ManifestStore, ManifestSummary, Summarizer } from './manifest';
+import { PlannedSegment, planSegments, RepoPlan } from './plan';
+import { termCounts } from './rank';
 
 /** Where a snapshot directory keeps segments (shared by every manifest in it) and manifests. */
 export class SegmentStores {
@@ -38,8 +41,11 @@ export interface BuildCounts {
   total: number;
   reused: number;
   built: number;
-  failed: { files: string[]; message: string }[];
-  /** Milliseconds summed over the segments built here. */
+  failed: FailedSegment[];
+  /** Milliseconds cutting the repository into segments (the first cut). */
+  segmentMs: number;
+  /** Milliseconds summed over the segments built here: all of it (from taking the build lock to the file in place), and its main parts. */
+  buildMs: number;
   prefillMs: number;
   scoreMs: number;
   writeMs: number;
@@ -51,49 +57,69 @@ export async function buildSnapshot(
   plan: RepoPlan,
   s: ResolvedRepo,
   stores: SegmentStores,
-  ctx: { signal: AbortSignal; emit: (e: EngineEvent) => void },
-): Promise<{ manifest: Manifest; counts: BuildCounts }> {
+  ctx: { signal: AbortSignal; emit: (e: EngineEvent) => void; tokenizer: TokenizerLike },
+): Promise<{ manifest: ManifestSummary; counts: BuildCounts }> {
   await stores.cleanupStale();
-  const counts: BuildCounts = { total: plan.segments.length, reused: 0, built: 0, failed: [], prefillMs: 0, scoreMs: 0, writeMs: 0 };
-  const progress = (done: number, phase: 'segments' | 'waiting' = 'segments') => ctx.emit({ kind: 'progress', phase, done, total: plan.segments.length });
-  await stores.manifests.savePending(
-    plan.snapshotKey,
-    plan.segments.map((seg) => seg.key),
-  );
+  const segments = () => planSegments(plan, s, { tokenizer: ctx.tokenizer, signal: ctx.signal });
+  const t0 = performance.now();
+  ctx.emit({ kind: 'progress', phase: 'tokenizing', done: 0, total: 1 });
+  const keys: string[] = [];
+  for await (const seg of segments()) keys.push(seg.key);
+  ctx.emit({ kind: 'progress', phase: 'tokenizing', done: 1, total: 1 });
+  const counts: BuildCounts = {
+    total: keys.length,
+    reused: 0,
+    built: 0,
+    failed: [],
+    segmentMs: performance.now() - t0,
+    buildMs: 0,
+    prefillMs: 0,
+    scoreMs: 0,
+    writeMs: 0,
+  };
+  const progress = (done: number, phase: 'segments' | 'waiting' = 'segments') => ctx.emit({ kind: 'progress', phase, done, total: keys.length });
+  await stores.manifests.savePending(plan.snapshotKey, keys);
+  const head: ManifestHead = {
+    version: MANIFEST_VERSION,
+    snapshotKey: plan.snapshotKey,
+    root: plan.root,
+    repoName: plan.repoName,
+    modelId: ids.modelId,
+    modelFingerprint: ids.fingerprint,
+    anchor: plan.anchor,
+    segmentTokens: s.segmentTokens,
+    settings: { press: s.press.name, ratio: s.ratio, budgetMode: s.budgetMode, dtype: s.dtype, chunk: s.chunk },
+    skipped: plan.skipped.map((f) => ({ path: f.path, reason: f.reason })),
+    listing: plan.listing,
+    createdAt: new Date().toISOString(),
+  };
   try {
-    const out: ManifestSegment[] = [];
-    let firstError: EngineError | undefined;
-    for (const [i, seg] of plan.segments.entries()) {
-      progress(i);
-      throwIfCancelled(ctx.signal, 'building the cache');
-      const { entry, error } = await storedSegment(model, ids, plan, seg, s, stores, counts, {
-        signal: ctx.signal,
-        emit: ctx.emit,
-        onWait: () => progress(i, 'waiting'),
-      });
-      out.push(entry);
-      firstError ??= error;
+    const writer = await stores.manifests.create(head);
+    try {
+      const sum = new Summarizer(head);
+      let firstError: EngineError | undefined;
+      let i = 0;
+      for await (const seg of segments()) {
+        progress(i++);
+        throwIfCancelled(ctx.signal, 'building the cache');
+        const { entry, error } = await storedSegment(model, ids, plan, seg, s, stores, counts, {
+          signal: ctx.signal,
+          emit: ctx.emit,
+          onWait: () => progress(i - 1, 'waiting'),
+        });
+        await writer.add(entry);
+        sum.add(entry);
+        firstError ??= error;
+      }
+      // a snapshot with nothing to answer from is no snapshot: the caller hears why, as for one segment
+      if (firstError && counts.failed.length === counts.total) throw firstError;
+      progress(counts.total);
+      await writer.commit();
+      return { manifest: sum.summary, counts };
+    } catch (e) {
+      await writer.discard();
+      throw e;
     }
-    // a snapshot with nothing to answer from is no snapshot: the caller hears why, as for one segment
-    if (firstError && out.every((seg) => seg.failed)) throw firstError;
-    progress(plan.segments.length);
-    const manifest: Manifest = {
-      version: MANIFEST_VERSION,
-      snapshotKey: plan.snapshotKey,
-      root: plan.root,
-      repoName: plan.repoName,
-      modelId: ids.modelId,
-      modelFingerprint: ids.fingerprint,
-      anchor: plan.anchor,
-      segmentTokens: s.segmentTokens,
-      settings: { press: s.press.name, ratio: s.ratio, budgetMode: s.budgetMode, dtype: s.dtype, chunk: s.chunk },
-      segments: out,
-      skipped: plan.skipped.map((f) => ({ path: f.path, reason: f.reason })),
-      listing: plan.listing,
-      createdAt: new Date().toISOString(),
-    };
-    await stores.manifests.save(manifest);
-    return { manifest, counts };
   } finally {
     await stores.manifests.removePending(plan.snapshotKey).catch(() => {}); // a dead builder's record is swept anyway
   }
@@ -115,7 +141,7 @@ async function storedSegment(
   counts: BuildCounts,
   ctx: { signal: AbortSignal; emit: (e: EngineEvent) => void; onWait: () => void },
 ): Promise<{ entry: ManifestSegment; error?: EngineError }> {
-  const entry: ManifestSegment = { key: seg.key, tokens: seg.ids.length, kept: [], pieces: seg.pieces, terms: seg.terms };
+  const entry: ManifestSegment = { key: seg.key, tokens: seg.ids.length, kept: [], pieces: seg.pieces, terms: termCounts(seg.text) };
   try {
     // a stored segment needs no lock (after an edit, all but a few are): asked again under the lock, for a build that finished meanwhile
     let header = await storedHeader(stores, seg.key, ctx.emit);
@@ -123,6 +149,7 @@ async function storedSegment(
     const outcome = header
       ? 'reused'
       : await withBuildLock(stores.segments.dir, seg.key, { ready, signal: ctx.signal, onWait: ctx.onWait }, async () => {
+          const tb = performance.now();
           checkMemory(model.config, model.info.weightBytes, model.info.weights, plan.anchor.length + seg.ids.length, MAX_CHUNK);
           const built = await buildSegment(model, plan.anchor, Array.from(seg.ids), plan.postfix, s, { signal: ctx.signal });
           counts.prefillMs += built.prefillMs;
@@ -142,6 +169,7 @@ async function storedSegment(
           };
           header = (await stores.segments.save(built.cache, info, s.dtype, ctx.signal)).header;
           counts.writeMs += performance.now() - tw;
+          counts.buildMs += performance.now() - tb;
         });
     counts[outcome]++;
     entry.kept = header!.kept.flat();

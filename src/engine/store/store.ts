@@ -4,6 +4,7 @@
 // garbage. There is no index to go wrong: the directory listing is the index, a file's mtime is its
 // last use (touched on every load), and its header says everything else.
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -119,26 +120,31 @@ export class SnapshotStore {
     throw new EngineError('corrupt-cache', `${file}: ${problem}${deleted ? '; the file was deleted' : ''}`);
   }
 
+  // has, occupied and header are asked of every segment of a snapshot at each index: done
+  // synchronously, a stat or a header of a few KB costs a tenth of a round trip through the thread
+  // pool. The store runs in the engine process and the CLI, never on the extension host.
   async has(key: string): Promise<boolean> {
-    return (await fsp.stat(this.pathOf(key)).catch(() => undefined))?.isFile() ?? false;
+    return fs.statSync(this.pathOf(key), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   /** Whether anything at all is at the key's path: a snapshot, or something in its way (a folder). */
   async occupied(key: string): Promise<boolean> {
-    return (await fsp.lstat(this.pathOf(key)).catch(() => undefined)) !== undefined;
+    return fs.lstatSync(this.pathOf(key), { throwIfNoEntry: false }) !== undefined;
   }
 
   /** The header of the file for `key` (checked, but not the rows); undefined when there is none. */
   async header(key: string): Promise<CacheHeader | undefined> {
-    const fh = await fsp.open(this.pathOf(key), 'r').catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return undefined;
-      throw e;
-    });
-    if (!fh) return undefined;
+    let fd: number;
     try {
-      return (await readHeader(fileSource(fh, (await fh.stat()).size))).header;
+      fd = fs.openSync(this.pathOf(key), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      return (await readHeader(syncSource(fd, fs.fstatSync(fd).size))).header;
     } finally {
-      await fh.close();
+      fs.closeSync(fd);
     }
   }
 
@@ -185,7 +191,7 @@ export async function removeStaleTemps(dir: string, maxAgeMs = STALE_TEMP_MS): P
 
 async function namesIn(dir: string): Promise<string[]> {
   try {
-    return await fsp.readdir(dir);
+    return fs.readdirSync(dir); // see has(): in the engine process, sync is the cheaper wait
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw ioError(`cannot list ${dir}`, e);
@@ -199,6 +205,19 @@ async function syncDir(dir: string): Promise<void> {
     ?.sync()
     .catch(() => {})
     .finally(() => d.close());
+}
+
+function syncSource(fd: number, size: number): ByteSource {
+  return {
+    size,
+    async read(into, offset) {
+      for (let done = 0; done < into.length;) {
+        const bytesRead = fs.readSync(fd, into, done, into.length - done, offset + done);
+        if (bytesRead === 0) throw new EngineError('corrupt-cache', 'the file shrank while it was read');
+        done += bytesRead;
+      }
+    },
+  };
 }
 
 function fileSource(fh: fsp.FileHandle, size: number): ByteSource {
