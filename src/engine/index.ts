@@ -1,7 +1,7 @@
 // The engine's public face: what the CLI (and scripts) may use. The engine's folders are free to
 // change behind it; `test/architecture/layers.test.ts` keeps the CLI importing only from here. The
-// extension never loads the engine: it talks to the engine process (worker/client.ts,
-// worker/protocol.ts) and reads a few onnxruntime-free lists (devices.ts, model/choose-weights.ts).
+// extension never loads the engine: its face is editor.ts (the engine process's client and
+// protocol, and a few onnxruntime-free lists).
 
 // running a repository
 export { EngineService } from './service';

@@ -3,7 +3,7 @@
 // serves these to the extension; the CLI calls them in-process. The model and the last composed
 // cache stay loaded between calls.
 import * as path from 'node:path';
-import { candidatePaths, emptyContextMessage, firstFew, listFiles, statFingerprint } from '../repo';
+import { candidatePaths, ChangedError, emptyContextMessage, firstFew, listFiles, statFingerprint } from '../repo';
 import { EngineError, throwIfCancelled } from './errors';
 import { generate } from './generate';
 import { Cache } from './kv/cache';
@@ -138,12 +138,34 @@ export class EngineService {
     ]);
   }
 
+  /** Tries this often when files keep changing while they are read (a build reads each file twice after listing it). */
+  private static readonly ATTEMPTS = 3;
+
   /**
    * The current snapshot's manifest. When no file changed since the last full computation (one
    * stat walk), the memo names it and nothing is read; otherwise the repository is listed and cut
    * into segments, and the segments not yet stored are built (unless `build` is false).
    */
   private async current(
+    model: Model,
+    s: EngineSettings,
+    r: ResolvedRepo,
+    ctx: CallContext,
+    how: { build: boolean; verify: boolean; whole: boolean },
+  ): Promise<Current> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.currentOnce(model, s, r, ctx, how);
+      } catch (e) {
+        if (!(e instanceof ChangedError)) throw e;
+        // what was built from the files read so far is kept, by content: the next attempt reuses it
+        if (attempt === EngineService.ATTEMPTS) throw new EngineError('bad-input', `${e.message}, ${attempt} times in a row: index again once it is saved`);
+        ctx.emit({ kind: 'notice', message: `${e.message}; listing it again` });
+      }
+    }
+  }
+
+  private async currentOnce(
     model: Model,
     s: EngineSettings,
     r: ResolvedRepo,

@@ -1,8 +1,7 @@
 // The workspace's compressed cache as the extension sees it: asks the engine for its state
 // (debounced after file changes), builds it (one build at a time, cancellable), and schedules the
 // automatic rebuild. vscode-free: main.ts supplies the engine call and the UI around a build.
-import { EngineError } from '../engine/errors';
-import type { IndexResult, Method, Methods, ProgressEvent } from '../engine/protocol';
+import { EngineError, type IndexResult, type Method, type Methods, type ProgressEvent } from '../engine/editor';
 import { BuildProgress, BuildStep } from './progress';
 import type { EngineParams } from './settings';
 

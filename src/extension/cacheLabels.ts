@@ -1,5 +1,5 @@
 // The cache state in words: the status bar item's text and tooltip, and the chat panel's header.
-import { formatBytes } from '../engine/hub/format';
+import { formatBytes } from '../engine/editor';
 import type { CacheState } from '../webview/protocol';
 import type { CacheStatus } from './cache';
 

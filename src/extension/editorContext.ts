@@ -2,7 +2,7 @@
 // repository's segments with it, so an answer reads the code the user is looking at. Typed against
 // the few members of vscode's editor and locations it reads, so tests drive it with plain objects.
 import * as path from 'node:path';
-import type { EditorContext } from '../engine/protocol';
+import type { EditorContext } from '../engine/editor';
 
 /** The selection sent, at most: a whole selected file must not outweigh the question in the ranking. */
 export const SELECTION_CHARS = 2000;

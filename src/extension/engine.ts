@@ -2,7 +2,7 @@
 // editor's own Node) whose environment follows VS Code's proxy setting and the stored Hugging Face
 // token. The environment of a process is fixed at fork, so when it changes the process is replaced —
 // between calls, never under one.
-import { EngineClient } from '../engine/worker/client';
+import { EngineClient } from '../engine/editor';
 import type { EngineCall } from './cache';
 
 export interface EngineOptions {

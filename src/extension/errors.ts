@@ -1,6 +1,6 @@
 // Engine failures as the extension reports them: a cancel is not an error, a crash says the next
 // request recovers, and model problems point at the command that fixes them.
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../engine/editor';
 
 export interface Described {
   cancelled: boolean;

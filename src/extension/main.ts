@@ -4,8 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, EngineError } from '../engine/errors';
-import type { IndexResult } from '../engine/protocol';
+import { CancelledError, EngineError, type IndexResult } from '../engine/editor';
 import type { AnswerStats, Turn } from '../webview/protocol';
 import { CacheTracker, type EngineCall } from './cache';
 import { panelState, statusBarText } from './cacheLabels';

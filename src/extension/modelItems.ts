@@ -1,6 +1,5 @@
 // How a catalogue model reads in the model picker (models.ts): vscode-free, so tests load it alone.
-import { BUNDLED_ID, type CatalogueEntry } from '../engine/hub/catalogue';
-import { formatBytes, formatCount } from '../engine/hub/format';
+import { BUNDLED_ID, formatBytes, formatCount, type CatalogueEntry } from '../engine/editor';
 
 /** A VS Code quick-pick item: the name, the id, and a line with what the model costs. */
 export function quickPickItem(e: CatalogueEntry): { label: string; description: string; detail: string } {

@@ -2,7 +2,7 @@
 // shows what the model costs), a hub id or a local folder; the choice is downloaded right away with
 // its progress (bytes, rate, time left) in a cancellable notification.
 import * as vscode from 'vscode';
-import { catalogue } from '../engine/hub/catalogue';
+import { catalogue } from '../engine/editor';
 import { quickPickItem } from './modelItems';
 import type { EngineCall } from './cache';
 import { describeError } from './errors';

@@ -1,7 +1,6 @@
 // Engine progress events as people read them: one overall fraction for a cache build (its phases
 // take very different times, so each gets a share of the bar) and a line for the current phase.
-import { formatBytes, formatDuration } from '../engine/hub/format';
-import type { DownloadEvent, ProgressEvent } from '../engine/protocol';
+import { formatBytes, formatDuration, type DownloadEvent, type ProgressEvent } from '../engine/editor';
 
 type Phase = ProgressEvent['phase'];
 

@@ -2,7 +2,7 @@
 // the reporting around them. main.ts builds them; each feature file takes them in its
 // register(context, services), as vscode-extension-samples' chat-sample does.
 import type * as vscode from 'vscode';
-import type { IndexResult } from '../engine/protocol';
+import type { IndexResult } from '../engine/editor';
 import type { AnswerStats } from '../webview/protocol';
 import type { CacheTracker, EngineCall } from './cache';
 import type { AnswerOptions, Chat } from './chat';

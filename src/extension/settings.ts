@@ -1,8 +1,17 @@
 // The extension's settings (contributes.configuration in package.json) and what they become in the
 // engine's calls. vscode-free: main.ts hands in a getter over workspace.getConfiguration('repozip').
-import { WEIGHT_CHOICES, type WeightChoice } from '../engine/model/choose-weights';
-import { DEVICES, type Device } from '../engine/devices';
-import { COMPOSE_MODES, type AskParams, type ComposeMode, type EditorContext, type EngineSettings, type RepoSettings } from '../engine/protocol';
+import {
+  WEIGHT_CHOICES,
+  DEVICES,
+  COMPOSE_MODES,
+  type WeightChoice,
+  type Device,
+  type AskParams,
+  type ComposeMode,
+  type EditorContext,
+  type EngineSettings,
+  type RepoSettings,
+} from '../engine/editor';
 
 export const AUTO_BUILD = ['onFirstQuestion', 'onChange', 'never'] as const;
 export const HOVER_MODES = ['off', 'link', 'auto'] as const;

@@ -12,11 +12,15 @@ import type { SkippedFile } from './skip';
 
 export {
   listFiles,
+  listHashes,
+  readListed,
+  ChangedError,
   statFingerprint,
   candidatePaths,
   comparePaths,
   DEFAULT_MAX_FILE_BYTES,
   type Candidates,
+  type ListedFile,
   type ListOptions,
   type Listing,
   type RepoFile,

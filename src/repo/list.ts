@@ -149,21 +149,59 @@ function statLine(abs: string, p: string): string {
 
 /** Lists the repository at `root`: the files that go into the context, and the ones skipped with their reasons. */
 export async function listFiles(root: string, opts: ListOptions = {}): Promise<Listing> {
+  const files: RepoFile[] = [];
+  const rest = await judgePaths(root, opts, (f) => files.push(f));
+  return { ...rest, files };
+}
+
+/** A listed file without its text: what a listing of a large repository keeps (readListed() reads it again). */
+export type ListedFile = Omit<RepoFile, 'text'>;
+
+/** As listFiles, but each file's text is dropped once hashed: memory grows by a path and a hash a file, not by the code. */
+export async function listHashes(root: string, opts: ListOptions = {}): Promise<Omit<Listing, 'files'> & { files: ListedFile[] }> {
+  const files: ListedFile[] = [];
+  const rest = await judgePaths(root, opts, ({ path: p, bytes, sha256 }) => files.push({ path: p, bytes, sha256 }));
+  return { ...rest, files };
+}
+
+/**
+ * The files of a listHashes() listing with their texts, read again one at a time in the listing's
+ * order. A file that no longer has the listed content throws ChangedError: what was keyed by the
+ * listing would not be what is read.
+ */
+export async function* readListed(root: string, files: readonly ListedFile[], opts: ListOptions = {}): AsyncGenerator<RepoFile> {
+  const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const realRoot = fs.realpathSync.native(root);
+  for (const f of files) {
+    const r = inspect(root, realRoot, f.path, maxBytes);
+    if (r === null || !('file' in r) || r.file.sha256 !== f.sha256) throw new ChangedError(f.path);
+    yield r.file;
+  }
+}
+
+/** A file changed between the listing and a later read of it. */
+export class ChangedError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} changed while the repository was being indexed`);
+  }
+}
+
+/** Reads and judges every candidate path; `take` receives each included file, in path order. */
+async function judgePaths(root: string, opts: ListOptions, take: (f: RepoFile) => void): Promise<Omit<Listing, 'files'>> {
   const { signal } = opts;
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const realRoot = fs.realpathSync.native(root);
   const { source, paths: listed } = await candidatePaths(root, opts);
 
   const pause = timeSlices(signal);
-  const files: RepoFile[] = [];
   const skipped: SkippedFile[] = [];
   for (const p of listed) {
     await pause();
     const r = inspect(root, realRoot, p, maxBytes);
     if (r === null) continue;
-    if ('file' in r) files.push(r.file);
+    if ('file' in r) take(r.file);
     else skipped.push(r.skipped);
   }
   // An untracked nested repository was sorted as "dir/" and is reported as "dir".
-  return { source, files, skipped: skipped.sort((a, b) => comparePaths(a.path, b.path)) };
+  return { source, skipped: skipped.sort((a, b) => comparePaths(a.path, b.path)) };
 }

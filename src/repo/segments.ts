@@ -111,16 +111,19 @@ interface Cutter {
 }
 
 /**
- * `files` in path order (sorted here whatever the input order); yields segments as they close, so
- * a large repository never holds all segments' ids at once. Every file appears, split when larger
- * than a segment.
+ * `files` in path order (an array is sorted here; files read one at a time must come sorted);
+ * yields segments as they close, so a large repository never holds all segments' ids at once.
+ * Every file appears, split when larger than a segment.
  */
-export async function* segmentFiles(files: readonly RepoFile[], tok: TokenizerLike, opts: SegmentOptions): AsyncGenerator<Segment> {
+export async function* segmentFiles(files: readonly RepoFile[] | AsyncIterable<RepoFile>, tok: TokenizerLike, opts: SegmentOptions): AsyncGenerator<Segment> {
   const S = opts.maxTokens;
   const cutter: Cutter = { tok, header: fileHeader(tok), maxTokens: S, pause: timeSlices(opts.signal) };
   let open: Unit[] = [];
   let fill = 0;
-  for (const f of [...files].sort((a, b) => comparePaths(a.path, b.path))) {
+  let last: string | undefined;
+  for await (const f of Symbol.asyncIterator in files ? files : [...files].sort((a, b) => comparePaths(a.path, b.path))) {
+    if (last !== undefined && comparePaths(last, f.path) >= 0) throw new RangeError(`files must come in path order: ${f.path} after ${last}`);
+    last = f.path;
     for await (const u of fileUnits(f, cutter)) {
       const size = u.header.length + u.content.length;
       if (open.length > 0 && (fill + size > S || (u.anchor && fill >= S * ANCHOR_MIN_FILL))) {

@@ -6,9 +6,10 @@ import * as path from 'node:path';
 import {
   type Candidates,
   comparePaths,
-  type RepoFile,
+  type ListedFile,
+  listHashes,
+  readListed,
   LAYOUT_VERSION,
-  listFiles,
   repoPreamble,
   segmentFiles,
   SEGMENTS_VERSION,
@@ -43,8 +44,8 @@ export interface RepoPlan {
   anchor: number[];
   /** Closes the user turn: after the question, and before KVzip's repeat prompt. */
   postfix: number[];
-  /** The included files with their texts, in path order: what planSegments cuts. */
-  files: RepoFile[];
+  /** The included files in path order, without their texts: planSegments reads each again when it cuts. */
+  files: ListedFile[];
   skipped: SkippedFile[];
   listing: [string, string][];
   snapshotKey: string;
@@ -90,7 +91,7 @@ export async function planRepo(model: Model, modelId: string, fingerprint: strin
       `segments of ${s.segmentTokens} tokens do not fit the model's ${model.config.maxPositions} positions with KVzip's pass (at most ${limit})`,
     );
   }
-  const listed = await listFiles(s.root, { include: s.include, exclude: s.exclude, maxFileBytes: s.maxFileBytes, signal, candidates: opts.candidates }).catch(
+  const listed = await listHashes(s.root, { include: s.include, exclude: s.exclude, maxFileBytes: s.maxFileBytes, signal, candidates: opts.candidates }).catch(
     (e) => {
       throwIfCancelled(signal, 'listing the repository'); // listing aborts with Node's AbortError; callers hear 'cancelled'
       throw e;
@@ -114,7 +115,8 @@ export async function planRepo(model: Model, modelId: string, fingerprint: strin
 
 /** The plan's segments in repository order, each keyed by its content; the same plan gives the same segments every time. */
 export async function* planSegments(plan: RepoPlan, s: ResolvedRepo, opts: { tokenizer: TokenizerLike; signal?: AbortSignal }): AsyncGenerator<PlannedSegment> {
-  for await (const seg of segmentFiles(plan.files, opts.tokenizer, { maxTokens: s.segmentTokens, signal: opts.signal })) {
+  const files = readListed(plan.root, plan.files, { maxFileBytes: s.maxFileBytes });
+  for await (const seg of segmentFiles(files, opts.tokenizer, { maxTokens: s.segmentTokens, signal: opts.signal })) {
     const ids = Int32Array.from(seg.ids);
     yield {
       key: segmentKey(plan.modelFingerprint, plan.anchor, ids, s),

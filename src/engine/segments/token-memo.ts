@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import type { TokenizerLike } from '../../repo';
 
-/** Token ids remembered: 4 bytes each, so at most 16 MB whatever the repository's size. */
-const MAX_TOKENS = 4 << 20;
+/** Token ids remembered: 4 bytes each, so at most 4 MB whatever the repository's size (a repository of ~700K tokens fits whole). */
+const MAX_TOKENS = 1 << 20;
 
 export class TokenMemo implements TokenizerLike {
   private readonly ids = new Map<string, Int32Array>();
