@@ -13,10 +13,10 @@ import { buildRepoContext, listFiles } from '../src/repo';
 import { evalSegmentRecall, ModeRow, RecallMode } from '../src/engine/eval/segment-recall';
 import { makePress } from '../src/engine/kv/presses';
 import { DEFAULT_BUDGET } from '../src/engine/kv/select';
+import { findHeldout, heldoutPackages } from './heldout';
 import { Model } from '../src/engine/model/model';
 
 const ROOT = path.join(__dirname, '..');
-const CORPUS = ['/usr/lib/python3/dist-packages', '/usr/lib/python3.11', '/usr/lib/node_modules', path.join(ROOT, 'node_modules')];
 /** The fidelity bench's settings: 1,450 context tokens leave room for KVzip's pass of 512. */
 const WINDOW = 1450;
 const CHUNK = 512;
@@ -31,8 +31,6 @@ const SCALE_REPOS: { name: string; packages: string[] }[] = [
 
 const { values: v } = parseArgs({ options: { queries: { type: 'string', default: '50' }, only: { type: 'string' }, json: { type: 'string' } } });
 const queries = Number(v.queries);
-const heldout: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'tools/fixture/heldout.json'), 'utf8')).packages;
-const find = (name: string) => CORPUS.map((r) => path.join(r, name)).find((p) => fs.existsSync(p));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rz-scale-'));
 
 /** A folder holding copies of `files` (paths relative to `from`) under `into`. */
@@ -56,7 +54,7 @@ async function main(): Promise<void> {
       '| repository | tokens (× positions) | segments | mode | token acc. | exact | own segment loaded | segments loaded |\n|---|---:|---:|---|---:|---:|---:|---:|',
     );
     for (const repo of SCALE_REPOS) {
-      const dirs = repo.packages.map(find);
+      const dirs = repo.packages.map(findHeldout);
       if (dirs.some((d) => !d)) {
         console.log(`| ${repo.name} | not on this machine | | | | | | |`);
         continue;
@@ -90,8 +88,7 @@ async function main(): Promise<void> {
     console.log(
       '| package | tokens | ratio | single cache (exact) | composed, positions (exact) | composed, compact (exact) | EPIC (exact) |\n|---|---:|---:|---:|---:|---:|---:|',
     );
-    for (const name of heldout) {
-      const d = find(name);
+    for (const { name, dir: d } of heldoutPackages()) {
       if (!d) continue;
       // the files today's budget keeps: a repository that fits the window exactly as the single cache sees it
       const kept = await buildRepoContext({ root: d, tokenizer: model.tokenizer, maxTokens: WINDOW });

@@ -1,7 +1,7 @@
 // KVzip's fidelity on a model that really recalls from its context (the recall fixture, trained by
 // tools/fixture/) over a repository it never saw. The benchmark only means something when the full
 // cache recalls far above the no-context floor, so that is asserted first, at issue J's bar (token
-// accuracy >= 0.8, exact match >= 0.5, floor <= 0.3; tools/fixture/eval_heldout.js measures it on
+// accuracy >= 0.8, exact match >= 0.5, floor <= 0.3; `npm run bench:fidelity -- --presses none` measures it on
 // every held-out package). Then issue B's claims, with
 // repozip's budget (global top-k with AdaKV's per-head safeguard, the product's default): KVzip at
 // 30 % keeps >= 90 % of the full cache's exact matches, and beats every query-agnostic baseline at

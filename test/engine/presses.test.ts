@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { calibrateHeads } from '../../src/engine/calibration';
 import { compressContext } from '../../src/engine/kv/compress';
 import { makePress, PRESSES } from '../../src/engine/kv/presses';
+import { isScaffold, SCAFFOLD_FACTOR } from '../../src/engine/kv/presses/scaffold';
 import { Model } from '../../src/engine/model/model';
 import { rng } from '../../src/engine/sampling';
 import { scratchDir } from '../helpers/models';
@@ -63,6 +64,30 @@ test('every registered press scores a well-formed grid and selection keeps exact
         res.cache.dispose();
       }
     }
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('kvzip-code: a token of whitespace and punctuation only scores half what KVzip gives it; every other token the same', async () => {
+  assert.deepEqual(
+    ['    ', '\n', '):', ',', '{', 'foo', ' x', '0', 'é', ''].map(isScaffold),
+    [true, true, true, true, true, false, false, false, false, true],
+  );
+  const model = await Model.load(makeRandomModel(path.join(dir, 'qwen2-code'), FAMILY_SPECS.qwen2), { device: 'cpu', cacheRoot, threads: 1 });
+  try {
+    const tok = model.tokenizer;
+    const prefix = tok.encodeText('repo');
+    const context = tok.encodeText('def scale(x, y):\n    return (x * y) + 3;\n\nclass Box:\n    pass\n');
+    const scored = async (id: string) => (await compressContext(model, prefix, context, [], { press: makePress(id, { chunk: 16 }), ratio: 0.5 })).scores;
+    const [plain, code] = [await scored('kvzip'), await scored('kvzip-code')];
+    const scaffold = context.map((id) => isScaffold(tok.decode([id])));
+    assert.ok(scaffold.some((s) => s) && scaffold.some((s) => !s), 'the context has both kinds of tokens');
+    for (let u = 0; u < plain.layers * plain.kvHeads; u++)
+      for (let i = 0; i < plain.length; i++) {
+        const at = u * plain.length + i;
+        assert.equal(code.data[at], scaffold[i] ? Math.fround(plain.data[at] * SCAFFOLD_FACTOR) : plain.data[at], `head ${u}, token ${i}`);
+      }
   } finally {
     await model.dispose();
   }

@@ -6,6 +6,7 @@ import { BUDGET_MODES, BudgetMode } from '../select';
 import { H2OPress, KnormPress, PyramidKVPress, RandomPress, SnapKVPress, StreamingPress } from './baselines';
 import { KVzipPress } from './kvzip';
 import { KVzipHeadPress } from './kvzip-head';
+import { ScaffoldDemotion } from './scaffold';
 
 /** What a press may be built from; each factory takes what it needs and ignores the rest. */
 export interface PressOptions {
@@ -29,6 +30,7 @@ export interface PressEntry {
 export const PRESSES: readonly PressEntry[] = [
   { id: 'kvzip', make: (o) => new KVzipPress(o.chunk) },
   { id: 'kvzip+', make: (o) => new KVzipPress(o.chunk, true) },
+  { id: 'kvzip-code', make: (o) => new ScaffoldDemotion(new KVzipPress(o.chunk)) },
   { id: 'kvzip-head', needsCalibration: true, make: (o) => new KVzipHeadPress(calibrated(o)) },
   { id: 'snapkv', make: () => new SnapKVPress() },
   { id: 'pyramidkv', make: () => new PyramidKVPress() },
