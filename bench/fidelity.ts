@@ -35,7 +35,12 @@ function evalPackage(dir: string): RecallReport {
   const args = ['eval', 'recall', '--repo', dir, '--model', path.resolve(ROOT, v.model!), '--max-context', '1450', '--chunk', '512'];
   args.push('--queries', v.queries!, '--seed', '1', '--presses', v.presses!, '--json');
   if (!fullOnly) args.push('--ratios', v.ratios!);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe', maxBuffer: 1 << 26 });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: 'pipe',
+    maxBuffer: 1 << 26,
+  });
   return JSON.parse(out) as RecallReport;
 }
 
@@ -82,7 +87,9 @@ function main(): void {
   );
   const headline: Record<string, Record<string, unknown>> = {};
   if (presses.length) {
-    console.log(`| press | ${ratios.map((q) => `${q}: acc / exact (kept of full exact; per package)`).join(' | ')} |\n|---|${ratios.map(() => '---').join('|')}|`);
+    console.log(
+      `| press | ${ratios.map((q) => `${q}: acc / exact (kept of full exact; per package)`).join(' | ')} |\n|---|${ratios.map(() => '---').join('|')}|`,
+    );
     for (const p of presses) {
       headline[p] = {};
       const cells = ratios.map((q) => {
@@ -96,7 +103,8 @@ function main(): void {
       console.log(`| ${p} | ${cells.join(' | ')} |`);
     }
   }
-  if (v.json) fs.writeFileSync(v.json, JSON.stringify({ model: v.model, queries: Number(v.queries), minContext: MIN_CONTEXT, headline, packages: results }, null, 1));
+  if (v.json)
+    fs.writeFileSync(v.json, JSON.stringify({ model: v.model, queries: Number(v.queries), minContext: MIN_CONTEXT, headline, packages: results }, null, 1));
 }
 
 main();

@@ -70,10 +70,7 @@ test('every registered press scores a well-formed grid and selection keeps exact
 });
 
 test('kvzip-code: a token of whitespace and punctuation only scores half what KVzip gives it; every other token the same', async () => {
-  assert.deepEqual(
-    ['    ', '\n', '):', ',', '{', 'foo', ' x', '0', 'é', ''].map(isScaffold),
-    [true, true, true, true, true, false, false, false, false, true],
-  );
+  assert.deepEqual(['    ', '\n', '):', ',', '{', 'foo', ' x', '0', 'é', ''].map(isScaffold), [true, true, true, true, true, false, false, false, false, true]);
   const model = await Model.load(makeRandomModel(path.join(dir, 'qwen2-code'), FAMILY_SPECS.qwen2), { device: 'cpu', cacheRoot, threads: 1 });
   try {
     const tok = model.tokenizer;

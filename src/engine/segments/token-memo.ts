@@ -2,8 +2,11 @@
 // and tokenized again only to find the segments it already has, and a build segments the
 // repository twice (once for the keys, once to build). The engine process lives across builds, so
 // it remembers the ids of the texts it tokenized, by a hash of the text (the text itself is not
-// kept), least recently used going first past a bound: an unchanged file costs a hash and a map
-// lookup. Same text, same tokenizer: same ids.
+// kept), up to a bound: an unchanged file costs a hash and a map lookup. Same text, same tokenizer:
+// same ids. Past the bound nothing more is remembered, rather than the oldest forgotten: the cuts
+// read the repository in order, so a least-recently-used memo smaller than the repository would
+// forget every text just before it is asked for again, and churn memory for nothing (measured: V8's
+// heap peaked at 130 MB instead of 100 MB cutting 1M tokens twice).
 import { createHash } from 'node:crypto';
 import type { TokenizerLike } from '../../repo';
 
@@ -22,18 +25,11 @@ export class TokenMemo implements TokenizerLike {
   encodeText(text: string): number[] {
     const key = createHash('sha256').update(text).digest('base64');
     const hit = this.ids.get(key);
-    if (hit) {
-      this.ids.delete(key); // re-inserted: a Map iterates in insertion order, oldest first
-      this.ids.set(key, hit);
-      return Array.from(hit);
-    }
+    if (hit) return Array.from(hit);
     const ids = this.tok.encodeText(text);
-    this.ids.set(key, Int32Array.from(ids));
-    this.tokens += ids.length;
-    for (const [old, oldIds] of this.ids) {
-      if (this.tokens <= this.maxTokens) break;
-      this.ids.delete(old);
-      this.tokens -= oldIds.length;
+    if (this.tokens + ids.length <= this.maxTokens) {
+      this.ids.set(key, Int32Array.from(ids));
+      this.tokens += ids.length;
     }
     return ids;
   }
