@@ -22,6 +22,8 @@ export class Bucket {
     // a custom endpoint (MinIO, Ceph, a local server) rarely has a DNS name per bucket; the SDK's
     // default checksums are newer than most of them, so they are sent only where S3 requires them
     const custom = Boolean(process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL);
+    // the SDK warns on stderr that its releases after 2026 need Node 22; this pinned one runs on 20
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({ forcePathStyle: custom, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   }
 

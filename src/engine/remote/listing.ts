@@ -28,10 +28,10 @@ function signed(l: Listing): Buffer {
   return Buffer.from(JSON.stringify({ version, snapshotKey, modelFingerprint, format, segments }));
 }
 
-export function makeListing(snapshotKey: string, modelFingerprint: string, sums: Map<string, string>, signingKey?: string): Listing {
+export function makeListing(snapshotKey: string, modelFingerprint: string, sums: Map<string, string>, signingKey?: KeyObject): Listing {
   const segments = Object.fromEntries([...sums].sort(([a], [b]) => (a < b ? -1 : 1)));
   const l: Listing = { version: LISTING_VERSION, snapshotKey, modelFingerprint, format: FORMAT_VERSION, segments };
-  if (signingKey) l.signature = sign(null, signed(l), readKey(signingKey, 'signing')).toString('base64');
+  if (signingKey) l.signature = sign(null, signed(l), signingKey).toString('base64');
   return l;
 }
 
@@ -39,7 +39,7 @@ export function makeListing(snapshotKey: string, modelFingerprint: string, sums:
  * The part's checksums when it may be used for this snapshot, or why not: another snapshot, model
  * or format, malformed, or (with a trusted key) unsigned or signed by another key.
  */
-export function checkListing(text: string, want: { snapshotKey: string; modelFingerprint: string; trustedKey?: string }): Map<string, string> | string {
+export function checkListing(text: string, want: { snapshotKey: string; modelFingerprint: string; trustedKey?: KeyObject }): Map<string, string> | string {
   let l: Listing;
   try {
     l = JSON.parse(text);
@@ -52,7 +52,7 @@ export function checkListing(text: string, want: { snapshotKey: string; modelFin
   if (l.format !== FORMAT_VERSION) return `its segments are in format ${String(l.format)}, this repozip reads ${FORMAT_VERSION}`;
   if (want.trustedKey) {
     if (typeof l.signature !== 'string') return 'it is not signed, and a trusted key is configured';
-    const ok = verify(null, signed(l), readKey(want.trustedKey, 'trusted'), Buffer.from(l.signature, 'base64'));
+    const ok = verify(null, signed(l), want.trustedKey, Buffer.from(l.signature, 'base64'));
     if (!ok) return 'its signature is not the trusted key’s';
   }
   const sums = new Map<string, string>();
@@ -61,7 +61,7 @@ export function checkListing(text: string, want: { snapshotKey: string; modelFin
 }
 
 /** A PEM key file: the builder's private key (signing), or its public key (trusted). */
-function readKey(file: string, what: 'signing' | 'trusted'): KeyObject {
+export function readKey(file: string, what: 'signing' | 'trusted'): KeyObject {
   try {
     const pem = fs.readFileSync(file, 'utf8');
     return what === 'signing' ? createPrivateKey(pem) : createPublicKey(pem);

@@ -5,7 +5,7 @@
 // (listing.ts: each builder's checksums, signed when it has a key). A download is used only after
 // the local store's own full check (format, checksum, model fingerprint, key) and, when listed,
 // its sha256 matching the listing; anything else is rejected, named, and built here instead.
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { EngineError, throwIfCancelled } from '../errors';
@@ -13,7 +13,7 @@ import { eachLimited } from '../hub/download';
 import type { EngineEvent, RemoteSettings } from '../protocol';
 import type { SegmentStores } from '../segments/snapshot';
 import { Bucket } from './bucket';
-import { checkListing, makeListing } from './listing';
+import { checkListing, makeListing, readKey } from './listing';
 
 /** Transfers at a time: enough to hide an object store's latency, few enough for a laptop's uplink. */
 const PARALLEL = 8;
@@ -32,6 +32,7 @@ export interface RemoteCounts {
 export class RemoteCache {
   readonly counts: RemoteCounts = { pulled: 0, rejected: [], pushed: 0, unpushed: [] };
   private readonly bucket: Bucket;
+  private readonly keys: { signing?: KeyObject; trusted?: KeyObject };
   /** The checksums the snapshot's usable listings give, by segment (a key two parts list may have two); filled by pull. */
   private readonly listed = new Map<string, Set<string>>();
 
@@ -42,6 +43,11 @@ export class RemoteCache {
     private readonly ctx: { signal: AbortSignal; emit: (e: EngineEvent) => void },
   ) {
     this.bucket = new Bucket(settings.url);
+    // read now: a key that cannot be used is the caller's mistake, said before any work
+    this.keys = {
+      signing: settings.signingKey === undefined ? undefined : readKey(settings.signingKey, 'signing'),
+      trusted: settings.trustedKey === undefined ? undefined : readKey(settings.trustedKey, 'trusted'),
+    };
   }
 
   /** Downloads those of `keys` the local store lacks and the bucket has; a failure to reach the bucket leaves them to be built. */
@@ -101,7 +107,7 @@ export class RemoteCache {
     });
     if (!part || this.counts.unpushed.length) return;
     const name = `manifests/${snapshotKey}/${part}.json`;
-    const listing = makeListing(snapshotKey, this.modelFingerprint, sums, this.settings.signingKey);
+    const listing = makeListing(snapshotKey, this.modelFingerprint, sums, this.keys.signing);
     try {
       await this.bucket.put(name, JSON.stringify(listing) + '\n');
     } catch (e) {
@@ -120,7 +126,7 @@ export class RemoteCache {
       if (!name.endsWith('.json')) continue;
       const text = (await this.bucket.get(name))?.toString('utf8');
       if (text === undefined) continue;
-      const part = checkListing(text, { snapshotKey, modelFingerprint: this.modelFingerprint, trustedKey: this.settings.trustedKey });
+      const part = checkListing(text, { snapshotKey, modelFingerprint: this.modelFingerprint, trustedKey: this.keys.trusted });
       if (typeof part === 'string') this.notice(`${this.bucket.where(name)} is not used: ${part}`);
       else for (const [key, sum] of part) this.listed.set(key, (this.listed.get(key) ?? new Set<string>()).add(sum));
     }
@@ -128,7 +134,7 @@ export class RemoteCache {
 
   /** One segment downloaded under a temporary name, checked, and renamed into the store; a refusal is said. */
   private async pullOne(key: string, sums: Set<string> | undefined): Promise<void> {
-    if (!sums && this.settings.trustedKey) return; // only what the trusted builder signed for
+    if (!sums && this.keys.trusted) return; // only what the trusted builder signed for
     const name = segmentName(key);
     const tmp = this.stores.segments.tempPath(key);
     try {
