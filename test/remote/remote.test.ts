@@ -85,6 +85,8 @@ test('two shards built on two machines and pushed; a third machine answers with 
   const client = await ask({ url: url('shards'), readOnly: true });
   assert.deepEqual(client.r.segments, { total, reused: total, built: 0, failed: [] });
   assert.equal(client.r.remote!.pulled, total);
+  for (const f of fs.readdirSync(client.stores.segments.dir))
+    assert.equal(fs.statSync(path.join(client.stores.segments.dir, f)).mode & 0o777, 0o600, `${f} is private`);
   assert.ok(client.r.text.length > 0);
   assert.deepEqual(client.notices, []);
 });
