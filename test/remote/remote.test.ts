@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { EngineService } from '../../src/engine/service';
 import type { EngineSettings, IndexParams, RemoteSettings, Shard } from '../../src/engine/protocol';
@@ -19,10 +20,23 @@ const { dir, engine } = scratch('remote');
 // variant 1: its three segments' keys fall to both shards of two (1 and 2)
 const repo = smallRepo(path.join(dir, 'repo'), 1);
 let server: TestServer;
+// every connection this process opens, to prove that nothing but the local server is reached
+const reached = new Set<string>();
+const connect = net.Socket.prototype.connect;
 before(async () => {
+  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+    // node calls it with its normalized [options, callback], users with (options) or (port, host)
+    const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+    const o = first as { host?: string; path?: string } | number;
+    reached.add(typeof o === 'object' ? (o.path ?? o.host ?? 'localhost') : String(args[1] ?? 'localhost'));
+    return (connect as (...a: unknown[]) => net.Socket).apply(this, args);
+  } as typeof connect;
   server = await startServer(dir);
 });
-after(() => server.stop());
+after(async () => {
+  net.Socket.prototype.connect = connect;
+  await server.stop();
+});
 let machines = 0;
 
 /** A machine of its own: a fresh cache folder, the bundled tiny model. */
@@ -173,4 +187,9 @@ test('a store that cannot be reached: said once, everything built here', async (
   assert.equal(client.r.segments.built, 3);
   assert.equal(client.notices.length, 1, client.notices.join('\n'));
   assert.match(client.notices[0], /cannot list s3:\/\/team-cache\/unreachable\/manifests\/.*; the segments are built here/);
+});
+
+test('nothing but the local server was reached', () => {
+  assert.ok(reached.size > 0, 'connections are seen');
+  for (const host of reached) assert.ok(host === '127.0.0.1' || host.startsWith('/') || host.startsWith('\\\\'), `reached ${host}`);
 });
