@@ -84,7 +84,6 @@ export async function buildSnapshot(
   for await (const seg of segments()) keys.push(seg.key);
   ctx.emit({ kind: 'progress', phase: 'tokenizing', done: 1, total: 1 });
   const mine = (key: string) => !part.shard || inShard(key, part.shard);
-  await part.fetch?.(keys.filter(mine));
   const counts: BuildCounts = {
     total: keys.length,
     reused: 0,
@@ -114,6 +113,7 @@ export async function buildSnapshot(
     createdAt: new Date().toISOString(),
   };
   try {
+    await part.fetch?.(keys.filter(mine)); // after the running-build record: gc leaves what arrives alone
     const writer = await stores.manifests.create(head);
     try {
       const sum = new Summarizer(head);
