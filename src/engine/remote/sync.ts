@@ -73,9 +73,9 @@ export class RemoteCache {
   }
 
   /**
-   * Uploads those of `keys` the bucket lacks (or held damaged), and, under `part`, the listing of
-   * their checksums. Nothing when read-only. A failed upload is said and counted, never thrown: the
-   * local cache is complete either way.
+   * Uploads those of `keys` the bucket lacks (or holds as other bytes, below), and, under `part`,
+   * the listing of their checksums. Nothing when read-only. A failed upload is said and counted,
+   * never thrown: the local cache is complete either way.
    */
   async push(snapshotKey: string, keys: string[], part?: string): Promise<void> {
     if (this.settings.readOnly) return;
