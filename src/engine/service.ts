@@ -55,8 +55,8 @@ type Handlers = { [M in Method]: (params: Methods[M]['params'], ctx: CallContext
 interface How {
   /** Build (or fetch) what is missing; false: only use what is stored. */
   build: boolean;
-  /** false: fetch but build nothing (a pull). */
-  buildAll?: boolean;
+  /** Fetch from the remote store but build nothing (a pull). */
+  fetchOnly?: boolean;
   shard?: Shard;
   remote?: RemoteCache;
   /** Check that a remembered snapshot's segments are all on disk (a stat each). */
@@ -216,7 +216,7 @@ export class EngineService {
     if (!found || found.summary.failed.length > 0 || (await missingSegments(found.summary, stores)) > 0) {
       if (!how.build) throw new EngineError('bad-input', 'there is no cache for the current snapshot of this repository: build it first (repozip index)');
       const { remote } = how;
-      const part = { shard: how.shard, build: how.buildAll, fetch: remote && ((keys: string[]) => remote.pull(plan.snapshotKey, keys)) };
+      const part = { shard: how.shard, build: !how.fetchOnly, fetch: remote && ((keys: string[]) => remote.pull(plan.snapshotKey, keys)) };
       const built = await buildSnapshot(
         model,
         { modelId: this.modelId, fingerprint },
@@ -251,7 +251,7 @@ export class EngineService {
     const stores = this.stores(p.engine);
     const remote = this.remote(p.engine, model, ctx);
     try {
-      const cur = await this.current(model, p.engine, r, ctx, { build: true, buildAll: p.build, shard, remote, verify: true, whole: false });
+      const cur = await this.current(model, p.engine, r, ctx, { build: true, fetchOnly: p.build === false, shard, remote, verify: true, whole: false });
       const m = cur.summary;
       if (remote) {
         // what this call provides (its share, as stored: a failed segment is not), with the listing of their checksums
