@@ -5,6 +5,7 @@
 //   npm run bench -- --no-peer         without llama.cpp
 //   npm run bench:engine               the engine alone: roofline, 0.5B prefill and decode at 2K
 //   npm run bench -- --ttft-only       warm vs cold time to first token at 8K alone
+//   npm run bench:remote               pull time vs local build time of one repository (also in the full run)
 //
 // Prints a table and writes bench/results/<date>.json. Absolute times on a shared machine are noisy:
 // read the ratios (to the GEMM roofline, to the peer, compressed vs full) measured in the same run.
@@ -16,6 +17,7 @@ import { Model } from '../src/engine/model/model';
 import { EngineService } from '../src/engine/service';
 import { compressed, decodeMs, peakRss, randomIds, resetPeak, scoringTimed, truncate } from './measure';
 import { llamaCppPeer } from './peer';
+import { describeRemote, remoteBench } from './remote';
 import { gemmRate, int4Rate, readBandwidth } from './roofline';
 import { flopsPerToken, shapeModel, SHAPES } from './shapes';
 
@@ -189,6 +191,11 @@ async function main() {
   results.int4 = await int4Decode(quick ? 1024 : 4096);
   results.ttft = await ttft(quick ? 1024 : 8192);
   if (!quick) results['1.5b'] = await shapeRun('1.5b', [2048, 8192], [2048, 8192], [4096], r.fp32GemmGflops);
+  if (!quick) {
+    const remote = await remoteBench(path.join(__dirname, '..', 'src', 'repo'));
+    results.remote = remote;
+    say(`\n${describeRemote(remote)}`);
+  }
   if (!quick && !args.includes('--no-peer')) {
     const peer = llamaCppPeer(2048, THREADS);
     results.peer = peer;

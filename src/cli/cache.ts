@@ -15,12 +15,14 @@ import {
   SegmentStores,
 } from '../engine';
 import { parse } from './args';
+import { remoteCache, remoteCacheUsage } from './cache-remote';
 import { Command, printJson } from './command';
 
 const usage = [
   'repozip cache ls [--cache-dir D] [--json]',
   '       repozip cache rm <key>... | --all [--cache-dir D] [--json]',
   '       repozip cache gc [--budget SIZE] [--cache-dir D] [--json]',
+  `       ${remoteCacheUsage}`,
   '  D: the cache root, as for every command (snapshots live in D/snapshots)',
   '  key: any unique prefix of a snapshot key, or a whole segment key (named by an error about it)',
   '  SIZE: bytes, or 500M, 4G, 1.5T (binary units); default 4G',
@@ -30,10 +32,11 @@ const options = { 'cache-dir': { type: 'string' }, json: { type: 'boolean' }, al
 
 export const cacheCommand: Command = {
   name: 'cache',
-  summary: 'list, delete or trim the compressed repository caches on disk',
+  summary: 'list, delete or trim the compressed repository caches on disk; push them to or pull them from a team’s S3 store',
   usage,
-  async run(argv) {
+  async run(argv, signal) {
     const [sub, ...rest] = argv;
+    if (sub === 'push' || sub === 'pull') return remoteCache(sub, rest, signal);
     const { values: v, positionals } = parse(rest, options, usage);
     if (sub !== 'rm' && positionals.length) throw new EngineError('bad-input', `unexpected argument "${positionals[0]}"\nusage: ${usage}`);
     const stores = new SegmentStores(defaultSnapshotDir(v['cache-dir'] ?? defaultCacheRoot()));

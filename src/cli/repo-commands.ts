@@ -1,11 +1,20 @@
 // `repozip index` and `repozip ask`: build (or find) a repository's compressed cache, and answer
 // from it. Both run the engine service in this process.
-import { EngineError, EngineService, type AnswerContext, type EngineEvent, type EngineSettings, type RepoSettings } from '../engine';
+import {
+  EngineError,
+  EngineService,
+  parseShard,
+  type AnswerContext,
+  type EngineEvent,
+  type EngineSettings,
+  type IndexResult,
+  type RepoSettings,
+} from '../engine';
 import { numberOpt, parse } from './args';
 import { Command, printJson } from './command';
 import { loadOptions, modelOptions } from './engine-opts';
 
-const repoOptions = {
+export const repoOptions = {
   ...modelOptions,
   ratio: { type: 'string' },
   press: { type: 'string' },
@@ -15,6 +24,10 @@ const repoOptions = {
   exclude: { type: 'string', multiple: true },
   int8: { type: 'boolean' },
   quiet: { type: 'boolean' },
+  remote: { type: 'string' },
+  'read-only': { type: 'boolean' },
+  'sign-key': { type: 'string' },
+  'trusted-key': { type: 'string' },
 } as const;
 
 type RepoFlags = {
@@ -25,11 +38,14 @@ type RepoFlags = {
       : string;
 };
 
-function settings(root: string | undefined, v: RepoFlags, usage: string): { engine: EngineSettings; repo: RepoSettings } {
+export function settings(root: string | undefined, v: RepoFlags, usage: string): { engine: EngineSettings; repo: RepoSettings } {
   if (!root) throw new EngineError('bad-input', `a repository folder is required\nusage: ${usage}`);
   const o = loadOptions(v);
+  const remoteOnly = (['read-only', 'sign-key', 'trusted-key'] as const).find((k) => v[k] !== undefined);
+  if (remoteOnly && !v.remote) throw new EngineError('bad-input', `--${remoteOnly} goes with --remote s3://bucket/prefix\nusage: ${usage}`);
+  const remote = v.remote ? { url: v.remote, readOnly: v['read-only'], signingKey: v['sign-key'], trustedKey: v['trusted-key'] } : undefined;
   return {
-    engine: { model: v.model, device: o.device, weights: o.weights, cacheDir: v['cache-dir'] },
+    engine: { model: v.model, device: o.device, weights: o.weights, cacheDir: v['cache-dir'], ...(remote && { remote }) },
     repo: {
       root,
       ratio: numberOpt(v.ratio, 'ratio', 0.3, 1e-6, 1),
@@ -44,7 +60,7 @@ function settings(root: string | undefined, v: RepoFlags, usage: string): { engi
 }
 
 /** Progress on stderr, one line per phase change (or a refreshed line on a TTY). */
-function progress(quiet: boolean | undefined) {
+export function progress(quiet: boolean | undefined) {
   let last = '';
   return (e: EngineEvent) => {
     if (e.kind === 'notice') process.stderr.write(`repozip: ${e.message}\n`);
@@ -57,16 +73,18 @@ function progress(quiet: boolean | undefined) {
   };
 }
 
-const indexUsage =
-  'repozip index <repoDir> [--model DIR|org/name] [--ratio 0.3] [--press kvzip] [--segment-tokens N] [--include GLOB]... [--exclude GLOB]... [--int8] [--cache-dir D] [--device D] [--json]';
+/** The remote store's flags, as every repository command takes them. */
+export const remoteUsage = '[--remote s3://bucket/prefix [--read-only] [--sign-key PRIVATE.pem] [--trusted-key PUBLIC.pem]]';
+
+const indexUsage = `repozip index <repoDir> [--model DIR|org/name] [--ratio 0.3] [--press kvzip] [--segment-tokens N] [--include GLOB]... [--exclude GLOB]... [--int8] [--cache-dir D] [--device D] ${remoteUsage} [--shard i/n] [--json]`;
 
 export const indexCommand: Command = {
   name: 'index',
   summary: 'build (or find) the compressed cache of a repository',
   usage: indexUsage,
   async run(argv, signal) {
-    const { values: v, positionals } = parse(argv, repoOptions, indexUsage);
-    const p = settings(positionals[0], v, indexUsage);
+    const { values: v, positionals } = parse(argv, { ...repoOptions, shard: { type: 'string' } }, indexUsage);
+    const p = { ...settings(positionals[0], v, indexUsage), ...(v.shard !== undefined && { shard: parseShard(v.shard) }) };
     const service = new EngineService();
     try {
       const emit = progress(v.quiet || v.json);
@@ -76,8 +94,9 @@ export const indexCommand: Command = {
       else {
         const sg = r.segments;
         console.log(
-          `${r.reused ? 'reused' : 'built'} cache ${r.key.slice(0, 16)}: ${sg.total} segments (${sg.reused} reused, ${sg.built} built${sg.failed.length ? `, ${sg.failed.length} failed` : ''})`,
+          `${r.reused ? 'reused' : 'built'} cache ${r.key.slice(0, 16)}: ${sg.total} segments (${sg.reused} reused, ${sg.built} built${sg.failed.length ? `, ${sg.failed.length} failed` : ''}${sg.left ? `, ${sg.left} left to other shards` : ''})`,
         );
+        if (r.remote) console.log(remoteLine(r.remote));
         console.log(`files: ${r.files.included} included, ${r.files.skipped.length} skipped`);
         console.log(
           `tokens: ${r.tokens.context} context + ${r.tokens.prefix} anchor; kept ratio ${r.keptRatio}; ${(r.bytesOnDisk / 1e6).toFixed(2)} MB on disk`,
@@ -95,8 +114,7 @@ export const indexCommand: Command = {
   },
 };
 
-const askUsage =
-  'repozip ask <repoDir> [--model DIR|org/name] [--max-tokens N] [--temperature T] [--no-build] [--compose select|compact] [--file PATH] [index options] [--json] "question"';
+const askUsage = `repozip ask <repoDir> [--model DIR|org/name] [--max-tokens N] [--temperature T] [--no-build] [--compose select|compact] [--file PATH] [index options] ${remoteUsage} [--json] "question"`;
 
 export const askCommand: Command = {
   name: 'ask',
@@ -135,7 +153,7 @@ export const askCommand: Command = {
       if (v.json) printJson({ ...r, placement: service.placement });
       else
         process.stdout.write(
-          `\n\n[${r.cacheReused ? 'cache reused' : 'cache built'}; first token after ${r.firstTokenMs.toFixed(0)} ms; ${r.tokens} tokens]\n[${contextLine(r.context)}]\n`,
+          `\n\n[${r.cacheReused ? 'cache reused' : 'cache built'}; first token after ${r.firstTokenMs.toFixed(0)} ms; ${r.tokens} tokens]\n[${contextLine(r.context)}]\n${r.remote ? `[${remoteLine(r.remote)}]\n` : ''}`,
         );
       return 0;
     } finally {
@@ -143,6 +161,13 @@ export const askCommand: Command = {
     }
   },
 };
+
+/** "remote: 40 segments pulled, 1 rejected (built here), 1 pushed" */
+export function remoteLine(r: NonNullable<IndexResult['remote']>): string {
+  const rejected = r.rejected.length ? `, ${r.rejected.length} rejected (built here)` : '';
+  const unpushed = r.unpushed.length ? `, ${r.unpushed.length} could not be pushed` : '';
+  return `remote: ${r.pulled} segments pulled${rejected}, ${r.pushed} pushed${unpushed}`;
+}
 
 /** "context: 6 of 41 segments (select) — src/a.ts, src/b.ts and 9 more" */
 export function contextLine(c: AnswerContext): string {

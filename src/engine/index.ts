@@ -5,7 +5,8 @@
 
 // running a repository
 export { EngineService } from './service';
-export type { AnswerContext, EngineEvent, EngineSettings, RepoSettings } from './protocol';
+export type { AnswerContext, EngineEvent, EngineSettings, IndexResult, RepoSettings } from './protocol';
+export { parseShard } from './segments/shard';
 export { EngineError } from './errors';
 
 // models and devices

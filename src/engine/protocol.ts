@@ -28,6 +28,29 @@ export interface EngineSettings {
   cacheDir?: string;
   /** Where snapshots are kept; default `<cacheDir>/snapshots`. The extension keeps them per workspace. */
   snapshotDir?: string;
+  /** A team's segment store on an S3-compatible bucket: segments are pulled from it before building, and built ones pushed. */
+  remote?: RemoteSettings;
+}
+
+/**
+ * The bucket is reached as the AWS SDK is configured (AWS_ENDPOINT_URL, the region and the default
+ * credential chain): no credential is ever part of the settings.
+ */
+export interface RemoteSettings {
+  /** s3://bucket/prefix */
+  url: string;
+  /** Never upload (clients): only pull. */
+  readOnly?: boolean;
+  /** A PEM Ed25519 private key file: the builder signs the checksums it pushes. */
+  signingKey?: string;
+  /** A PEM Ed25519 public key file: only segments whose checksums this key signed are pulled. */
+  trustedKey?: string;
+}
+
+/** One of `count` machines building a repository together: `index` is 1..count. */
+export interface Shard {
+  index: number;
+  count: number;
 }
 
 export interface RepoSettings {
@@ -53,6 +76,10 @@ export type ComposeMode = (typeof COMPOSE_MODES)[number];
 export interface IndexParams {
   engine: EngineSettings;
   repo: RepoSettings;
+  /** Build only this share of the segments (the others are left to the other shards; no manifest is written). */
+  shard?: Shard;
+  /** false: only pull from the remote store, build nothing (`repozip cache pull`). */
+  build?: boolean;
 }
 
 export interface IndexResult {
@@ -61,9 +88,11 @@ export interface IndexResult {
   reused: boolean;
   files: { included: number; skipped: { path: string; reason: string }[] };
   tokens: { prefix: number; context: number };
-  /** The snapshot's segments: how many, how many were already on disk, how many this call built,
-   *  and the ones whose build failed (the others stay usable). */
-  segments: { total: number; reused: number; built: number; failed: { files: string[]; message: string }[] };
+  /** The snapshot's segments: how many, how many were already on disk (or pulled), how many this call built,
+   *  the ones whose build failed (the others stay usable), and how many it left to others (a shard, a pull). */
+  segments: { total: number; reused: number; built: number; failed: { files: string[]; message: string }[]; left?: number };
+  /** With a remote store: segments pulled, rejected (built here instead), pushed, and those that could not be pushed. */
+  remote?: { pulled: number; rejected: string[]; pushed: number; unpushed: string[] };
   keptRatio: number;
   bytesOnDisk: number;
   timings: Record<string, number>;
@@ -105,6 +134,9 @@ export interface AskResult {
   stop: string;
   cacheReused: boolean;
   key: string;
+  /** As for an index: how many segments were on disk or pulled, and built for this question. */
+  segments: IndexResult['segments'];
+  remote?: IndexResult['remote'];
   /** From the call (model already loaded) to the first answer token: snapshot, cache load, question prefill, first token. */
   firstTokenMs: number;
   /** Where time went: loading the model (once per process), finding the snapshot (listing, or the
@@ -160,7 +192,20 @@ export interface DownloadEvent {
 
 export interface ProgressEvent {
   kind: 'progress';
-  phase: 'downloading' | 'loading' | 'listing' | 'tokenizing' | 'segments' | 'prefill' | 'scoring' | 'writing' | 'waiting' | 'composing' | 'answering';
+  phase:
+    | 'downloading'
+    | 'loading'
+    | 'listing'
+    | 'tokenizing'
+    | 'segments'
+    | 'pulling'
+    | 'prefill'
+    | 'scoring'
+    | 'writing'
+    | 'pushing'
+    | 'waiting'
+    | 'composing'
+    | 'answering';
   done: number;
   total: number;
 }

@@ -21,6 +21,8 @@ import { Manifest, ManifestSummary, summarize } from './segments/manifest';
 import { chatFrame, planRepo } from './segments/plan';
 import { BuildCounts, buildSnapshot, SegmentStores } from './segments/snapshot';
 import { TokenMemo } from './segments/token-memo';
+import { checkShard, inShard } from './segments/shard';
+import { RemoteCache } from './remote/sync';
 import { ResolvedRepo, resolveRepo } from './settings';
 import { defaultSnapshotDir } from './store/store';
 import type {
@@ -35,6 +37,7 @@ import type {
   Methods,
   PullParams,
   PullResult,
+  Shard,
   StatusParams,
   StatusResult,
 } from './protocol';
@@ -47,6 +50,20 @@ export interface CallContext {
 }
 
 type Handlers = { [M in Method]: (params: Methods[M]['params'], ctx: CallContext) => Promise<Methods[M]['result']> };
+
+/** What a call may do to have the current snapshot. */
+interface How {
+  /** Build (or fetch) what is missing; false: only use what is stored. */
+  build: boolean;
+  /** Fetch from the remote store but build nothing (a pull). */
+  fetchOnly?: boolean;
+  shard?: Shard;
+  remote?: RemoteCache;
+  /** Check that a remembered snapshot's segments are all on disk (a stat each). */
+  verify: boolean;
+  /** Read the whole manifest (a question) rather than its summary. */
+  whole: boolean;
+}
 
 /** The snapshot a call works on, with what it took to have it. */
 interface Current {
@@ -146,13 +163,7 @@ export class EngineService {
    * stat walk), the memo names it and nothing is read; otherwise the repository is listed and cut
    * into segments, and the segments not yet stored are built (unless `build` is false).
    */
-  private async current(
-    model: Model,
-    s: EngineSettings,
-    r: ResolvedRepo,
-    ctx: CallContext,
-    how: { build: boolean; verify: boolean; whole: boolean },
-  ): Promise<Current> {
+  private async current(model: Model, s: EngineSettings, r: ResolvedRepo, ctx: CallContext, how: How): Promise<Current> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.currentOnce(model, s, r, ctx, how);
@@ -165,13 +176,7 @@ export class EngineService {
     }
   }
 
-  private async currentOnce(
-    model: Model,
-    s: EngineSettings,
-    r: ResolvedRepo,
-    ctx: CallContext,
-    how: { build: boolean; verify: boolean; whole: boolean },
-  ): Promise<Current> {
+  private async currentOnce(model: Model, s: EngineSettings, r: ResolvedRepo, ctx: CallContext, how: How): Promise<Current> {
     const t0 = performance.now();
     const stores = this.stores(s);
     const fingerprint = modelFingerprint(model.dir, s.cacheDir ?? defaultCacheRoot());
@@ -210,35 +215,63 @@ export class EngineService {
     let counts: BuildCounts | undefined;
     if (!found || found.summary.failed.length > 0 || (await missingSegments(found.summary, stores)) > 0) {
       if (!how.build) throw new EngineError('bad-input', 'there is no cache for the current snapshot of this repository: build it first (repozip index)');
-      const built = await buildSnapshot(model, { modelId: this.modelId, fingerprint }, plan, r, stores, { ...ctx, tokenizer: this.tokens ?? model.tokenizer });
+      const { remote } = how;
+      const part = { shard: how.shard, build: !how.fetchOnly, fetch: remote && ((keys: string[]) => remote.pull(plan.snapshotKey, keys)) };
+      const built = await buildSnapshot(
+        model,
+        { modelId: this.modelId, fingerprint },
+        plan,
+        r,
+        stores,
+        { ...ctx, tokenizer: this.tokens ?? model.tokenizer },
+        part,
+      );
       counts = built.counts;
       Object.assign(timings, { segment: counts.segmentMs, build: counts.buildMs, prefill: counts.prefillMs, scoring: counts.scoreMs, write: counts.writeMs });
       if (r.budgetBytes) await collectGarbage(stores, r.budgetBytes, [plan.snapshotKey]);
       found = how.whole ? await read(plan.snapshotKey) : { summary: built.manifest };
       if (!found) throw new EngineError('corrupt-cache', `the manifest of snapshot ${plan.snapshotKey} was removed while it was being read; index again`);
+      if (counts.left) return { ...found, counts, files, timings: { ...timings, snapshot: performance.now() - t0 } }; // a part: nothing to remember
     }
     this.memo(s).remember(r.root, settingsKey, { fingerprint: statFp, key: plan.snapshotKey, files: plan.listing.map(([f]) => f) });
     timings.snapshot = performance.now() - t0;
     return { ...found, counts, files, timings };
   }
 
+  /** The remote store of these settings, if any; the caller closes it. */
+  private remote(s: EngineSettings, model: Model, ctx: CallContext): RemoteCache | undefined {
+    return s.remote && new RemoteCache(s.remote, this.stores(s), modelFingerprint(model.dir, s.cacheDir ?? defaultCacheRoot()), ctx);
+  }
+
   async index(p: IndexParams, ctx: CallContext): Promise<IndexResult> {
     const t0 = performance.now();
     const model = await this.loadModel(p.engine, ctx);
     const r = resolveRepo(p.repo, model.config);
-    const cur = await this.current(model, p.engine, r, ctx, { build: true, verify: true, whole: false });
-    const m = cur.summary;
-    const counts = cur.counts ?? { total: m.keys.length, reused: m.keys.length, built: 0, failed: m.failed };
-    return {
-      key: m.snapshotKey,
-      reused: counts.built === 0,
-      files: cur.files,
-      tokens: { prefix: m.anchor.length, context: m.tokens },
-      segments: { total: counts.total, reused: counts.reused, built: counts.built, failed: counts.failed },
-      keptRatio: m.settings.ratio,
-      bytesOnDisk: await snapshotBytes(m, this.stores(p.engine)),
-      timings: { ...cur.timings, total: performance.now() - t0 },
-    };
+    const shard = p.shard && checkShard(p.shard);
+    const stores = this.stores(p.engine);
+    const remote = this.remote(p.engine, model, ctx);
+    try {
+      const cur = await this.current(model, p.engine, r, ctx, { build: true, fetchOnly: p.build === false, shard, remote, verify: true, whole: false });
+      const m = cur.summary;
+      if (remote) {
+        // what this call provides (its share, as stored: a failed segment is not), with the listing of their checksums
+        const mine = await storedKeys(shard ? m.keys.filter((key) => inShard(key, shard)) : m.keys, stores);
+        await remote.push(m.snapshotKey, mine, shard ? `shard-${shard.index}-of-${shard.count}` : 'all');
+      }
+      return {
+        key: m.snapshotKey,
+        reused: (cur.counts?.built ?? 0) === 0,
+        files: cur.files,
+        tokens: { prefix: m.anchor.length, context: m.tokens },
+        segments: segmentCounts(cur),
+        remote: remote?.counts,
+        keptRatio: m.settings.ratio,
+        bytesOnDisk: await snapshotBytes(m, stores),
+        timings: { ...cur.timings, total: performance.now() - t0 },
+      };
+    } finally {
+      remote?.close();
+    }
   }
 
   async ask(p: AskParams, ctx: CallContext): Promise<AskResult> {
@@ -247,7 +280,15 @@ export class EngineService {
     const t0 = performance.now(); // the model stays loaded in the extension: time to first token starts here
     const r = resolveRepo(p.repo, model.config);
     const stores = this.stores(p.engine);
-    const cur = await this.current(model, p.engine, r, ctx, { build: p.build !== false, verify: false, whole: true });
+    const remote = this.remote(p.engine, model, ctx);
+    let cur: Current;
+    try {
+      cur = await this.current(model, p.engine, r, ctx, { build: p.build !== false, remote, verify: false, whole: true });
+      // what a question had to build, others need not: uploaded unless read-only (the checksum listing is the builders' to write)
+      if (remote && cur.counts?.built) await remote.push(cur.summary.snapshotKey, await storedKeys(cur.summary.keys, stores));
+    } finally {
+      remote?.close();
+    }
     const m = cur.manifest!;
     const failed = m.segments.filter((s) => s.failed);
     if (failed.length)
@@ -286,6 +327,8 @@ export class EngineService {
         stop: out.stop,
         cacheReused: cur.counts === undefined || cur.counts.built === 0,
         key: m.snapshotKey,
+        segments: segmentCounts(cur),
+        remote: remote?.counts,
         firstTokenMs: tAsk - t0 + out.firstTokenMs,
         timings: { modelMs: t0 - tModel, snapshotMs: tLoad - t0, loadMs: tAsk - tLoad, questionPrefillMs: out.prefillMs },
         tokens: out.ids.length,
@@ -388,6 +431,20 @@ export class EngineService {
     this.tokens = null;
     if (m) await m.dispose();
   }
+}
+
+/** Those of `keys` in the store (a failed segment is not). */
+async function storedKeys(keys: string[], stores: SegmentStores): Promise<string[]> {
+  const out: string[] = [];
+  for (const key of keys) if (await stores.segments.has(key)) out.push(key);
+  return out;
+}
+
+/** What a call did for the snapshot's segments; a snapshot from the memo was all on disk. */
+function segmentCounts(cur: Current): IndexResult['segments'] {
+  const c = cur.counts;
+  if (!c) return { total: cur.summary.keys.length, reused: cur.summary.keys.length, built: 0, failed: cur.summary.failed };
+  return { total: c.total, reused: c.reused, built: c.built, failed: c.failed, ...(c.left && { left: c.left }) };
 }
 
 /** How many of the manifest's segments are not in the store (a file stat each). */

@@ -39,7 +39,7 @@ export interface TrackerDeps {
 }
 
 /** Phases a question goes through only when it has to build the cache first. */
-const BUILD_ONLY = new Set<ProgressEvent['phase']>(['downloading', 'waiting', 'segments', 'prefill', 'scoring', 'writing']);
+const BUILD_ONLY = new Set<ProgressEvent['phase']>(['downloading', 'waiting', 'pulling', 'segments', 'prefill', 'scoring', 'writing', 'pushing']);
 
 interface RunningBuild {
   promise: Promise<IndexResult>;

@@ -22,6 +22,8 @@ const LABELS: Record<Phase, string> = {
   listing: 'Listing files',
   tokenizing: 'Tokenizing',
   segments: 'Compressing the repository, segment by segment',
+  pulling: 'Downloading segments from the team’s cache',
+  pushing: 'Uploading segments to the team’s cache',
   prefill: 'Reading the repository (prefill)',
   scoring: 'KVzip scoring',
   writing: 'Writing the cache',

@@ -35,6 +35,12 @@ export interface Settings {
   cacheBudgetMB: number;
   autoBuild: (typeof AUTO_BUILD)[number];
   hoverMode: (typeof HOVER_MODES)[number];
+  /** A team's segment store, s3://bucket/prefix; '' for none. */
+  remoteCache: string;
+  /** Only pull from it (a developer's machine); false also uploads what was built here. */
+  remoteCacheReadOnly: boolean;
+  /** A PEM Ed25519 public key file: only segments the builder with its private key signed for are used. */
+  remoteCacheTrustedKey: string;
 }
 
 /** The same defaults as package.json (a test keeps the two equal). */
@@ -52,6 +58,9 @@ export const DEFAULTS: Settings = {
   cacheBudgetMB: 4096,
   autoBuild: 'onFirstQuestion',
   hoverMode: 'link',
+  remoteCache: '',
+  remoteCacheReadOnly: true,
+  remoteCacheTrustedKey: '',
 };
 
 /** Setting names as VS Code spells them under `repozip.` (hover.mode is nested). */
@@ -69,12 +78,16 @@ export const KEYS: { [K in keyof Settings]: string } = {
   cacheBudgetMB: 'cacheBudgetMB',
   autoBuild: 'autoBuild',
   hoverMode: 'hover.mode',
+  remoteCache: 'remoteCache',
+  remoteCacheReadOnly: 'remoteCacheReadOnly',
+  remoteCacheTrustedKey: 'remoteCacheTrustedKey',
 };
 
 type Get = (key: string) => unknown;
 
 const oneOf = <T extends string>(options: readonly T[], v: unknown, d: T): T => (options.includes(v as T) ? (v as T) : d);
 const numberIn = (v: unknown, d: number, min: number, max: number): number => (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? v : d);
+const text = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string' && s.trim() !== '') : []);
 
 /**
@@ -84,7 +97,7 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is
 export function readSettings(get: Get): Settings {
   const v = (k: keyof Settings) => get(KEYS[k]);
   return {
-    model: typeof v('model') === 'string' ? (v('model') as string).trim() : DEFAULTS.model,
+    model: text(v('model')),
     device: oneOf(DEVICES, v('device'), DEFAULTS.device),
     weights: oneOf(WEIGHT_CHOICES, v('weights'), DEFAULTS.weights),
     ratio: numberIn(v('ratio'), DEFAULTS.ratio, 0.01, 1),
@@ -97,6 +110,9 @@ export function readSettings(get: Get): Settings {
     cacheBudgetMB: numberIn(v('cacheBudgetMB'), DEFAULTS.cacheBudgetMB, 1, 1_048_576),
     autoBuild: oneOf(AUTO_BUILD, v('autoBuild'), DEFAULTS.autoBuild),
     hoverMode: oneOf(HOVER_MODES, v('hoverMode'), DEFAULTS.hoverMode),
+    remoteCache: text(v('remoteCache')),
+    remoteCacheReadOnly: typeof v('remoteCacheReadOnly') === 'boolean' ? (v('remoteCacheReadOnly') as boolean) : DEFAULTS.remoteCacheReadOnly,
+    remoteCacheTrustedKey: text(v('remoteCacheTrustedKey')),
   };
 }
 
@@ -117,6 +133,8 @@ export interface EngineParams {
 export function engineParams(s: Settings, places: Places): EngineParams {
   const engine: EngineSettings = { device: s.device, weights: s.weights, cacheDir: places.modelCacheDir, snapshotDir: places.snapshotDir };
   if (s.model) engine.model = s.model;
+  if (s.remoteCache)
+    engine.remote = { url: s.remoteCache, readOnly: s.remoteCacheReadOnly, ...(s.remoteCacheTrustedKey && { trustedKey: s.remoteCacheTrustedKey }) };
   const repo: RepoSettings = { root: places.root, ratio: s.ratio, budgetBytes: Math.round(s.cacheBudgetMB * 1024 * 1024) };
   if (s.include.length) repo.include = s.include;
   if (s.exclude.length) repo.exclude = s.exclude;

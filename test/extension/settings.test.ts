@@ -29,6 +29,8 @@ test('every setting is contributed, described, with the default the code uses', 
   // a malicious repository's .vscode/settings.json must not pick the model or what is read
   const restricted = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
   for (const k of ['repozip.model', 'repozip.device']) assert.ok(restricted.includes(k), k);
+  // nor send questions' caches to, or take them from, a store it names
+  for (const k of ['repozip.remoteCache', 'repozip.remoteCacheReadOnly', 'repozip.remoteCacheTrustedKey']) assert.ok(restricted.includes(k), k);
 });
 
 test("every setting's choices are the lists the code checks them against, the engine's own where it has one", () => {
@@ -59,6 +61,9 @@ test('hand-edited settings: wrong types and out-of-range values fall back to the
     cacheBudgetMB: NaN,
     autoBuild: 'always',
     'hover.mode': 'loud',
+    remoteCache: 7,
+    remoteCacheReadOnly: 'no',
+    remoteCacheTrustedKey: ['k.pem'],
   };
   assert.deepEqual(
     readSettings((k) => bad[k]),
@@ -95,6 +100,17 @@ test('settings map onto the engine call parameters', () => {
   const d = engineParams(DEFAULTS, PLACES);
   assert.equal('model' in d.engine, false);
   assert.deepEqual(Object.keys(d.repo).sort(), ['budgetBytes', 'ratio', 'root']);
+  assert.equal('remote' in d.engine, false);
+});
+
+test('the remote cache: read-only unless turned off, with its trusted key', () => {
+  const remote = (over: Partial<Settings>) => engineParams({ ...DEFAULTS, ...over }, PLACES).engine.remote;
+  assert.deepEqual(remote({ remoteCache: 's3://team/repozip' }), { url: 's3://team/repozip', readOnly: true });
+  assert.deepEqual(remote({ remoteCache: 's3://team/repozip', remoteCacheReadOnly: false, remoteCacheTrustedKey: '/keys/ci.pub.pem' }), {
+    url: 's3://team/repozip',
+    readOnly: false,
+    trustedKey: '/keys/ci.pub.pem',
+  });
 });
 
 test('a question carries the answer settings; autoBuild never forbids building in the engine', () => {

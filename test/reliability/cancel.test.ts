@@ -96,7 +96,7 @@ for (const phase of Object.keys(TRIGGERS) as Phase[]) {
     assert.equal(crashes.length, 0);
 
     const next = phase === 'answering' ? await client.call('ask', { ...ask, maxTokens: 4 }) : await client.call('index', params);
-    if ('segments' in next)
+    if ('bytesOnDisk' in next)
       assert.deepEqual([next.segments.reused, next.segments.built], [kept.length, next.segments.total - kept.length], 'what was finished is reused');
     else assert.ok(next.tokens > 0 && next.key === answered?.key);
   });

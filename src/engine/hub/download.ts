@@ -146,7 +146,12 @@ function cachedSnapshot(cache: RepoCache, spec: string, revision: string): strin
  * Runs `fn` over `items`, `limit` at a time. The first failure stops the rest (their downloads
  * are cancelled and awaited, so nothing keeps writing after this returns) and is rethrown.
  */
-async function eachLimited<T>(items: T[], limit: number, signal: AbortSignal | undefined, fn: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+export async function eachLimited<T>(
+  items: T[],
+  limit: number,
+  signal: AbortSignal | undefined,
+  fn: (item: T, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
   const stop = new AbortController();
   const both = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   let next = 0;

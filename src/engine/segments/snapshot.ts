@@ -15,11 +15,12 @@ import { ResolvedRepo } from '../settings';
 import { withBuildLock } from '../store/lock';
 import { CacheHeader } from '../store/format';
 import { removeStaleTemps, SnapshotStore } from '../store/store';
-import type { EngineEvent } from '../protocol';
+import type { EngineEvent, Shard } from '../protocol';
 import { buildSegment } from './build';
 import { FailedSegment, MANIFEST_VERSION, ManifestHead, ManifestSegment, ManifestStore, ManifestSummary, Summarizer } from './manifest';
 import { PlannedSegment, planSegments, RepoPlan } from './plan';
 import { termCounts } from './rank';
+import { inShard } from './shard';
 
 /** Where a snapshot directory keeps segments (shared by every manifest in it) and manifests. */
 export class SegmentStores {
@@ -41,6 +42,8 @@ export interface BuildCounts {
   total: number;
   reused: number;
   built: number;
+  /** Segments left to others: another shard's, or not stored when building was not asked for. */
+  left: number;
   failed: FailedSegment[];
   /** Milliseconds cutting the repository into segments (the first cut). */
   segmentMs: number;
@@ -51,6 +54,19 @@ export interface BuildCounts {
   writeMs: number;
 }
 
+/**
+ * Which of a snapshot's segments this call provides: its shard's share (all by default), each
+ * found, fetched (a remote store) or built, unless `build` is false. A call that leaves any segment
+ * to others writes no manifest: the client that finds every segment writes it.
+ */
+export interface SnapshotPart {
+  shard?: Shard;
+  build?: boolean;
+  /** Brings what it can of these segments into the store before any is built. */
+  fetch?: (keys: string[]) => Promise<void>;
+}
+
+/** Finds or builds the snapshot's segments (those of `part`), writing its manifest as it goes. */
 export async function buildSnapshot(
   model: Model,
   ids: { modelId: string; fingerprint: string },
@@ -58,6 +74,7 @@ export async function buildSnapshot(
   s: ResolvedRepo,
   stores: SegmentStores,
   ctx: { signal: AbortSignal; emit: (e: EngineEvent) => void; tokenizer: TokenizerLike },
+  part: SnapshotPart = {},
 ): Promise<{ manifest: ManifestSummary; counts: BuildCounts }> {
   await stores.cleanupStale();
   const segments = () => planSegments(plan, s, { tokenizer: ctx.tokenizer, signal: ctx.signal });
@@ -66,10 +83,12 @@ export async function buildSnapshot(
   const keys: string[] = [];
   for await (const seg of segments()) keys.push(seg.key);
   ctx.emit({ kind: 'progress', phase: 'tokenizing', done: 1, total: 1 });
+  const mine = (key: string) => !part.shard || inShard(key, part.shard);
   const counts: BuildCounts = {
     total: keys.length,
     reused: 0,
     built: 0,
+    left: 0,
     failed: [],
     segmentMs: performance.now() - t0,
     buildMs: 0,
@@ -94,6 +113,7 @@ export async function buildSnapshot(
     createdAt: new Date().toISOString(),
   };
   try {
+    await part.fetch?.(keys.filter(mine)); // after the running-build record: gc leaves what arrives alone
     const writer = await stores.manifests.create(head);
     try {
       const sum = new Summarizer(head);
@@ -102,6 +122,10 @@ export async function buildSnapshot(
       for await (const seg of segments()) {
         progress(i++);
         throwIfCancelled(ctx.signal, 'building the cache');
+        if (!mine(seg.key) || (part.build === false && !(await stores.segments.has(seg.key)))) {
+          counts.left++;
+          continue;
+        }
         const { entry, error } = await storedSegment(model, ids, plan, seg, s, stores, counts, {
           signal: ctx.signal,
           emit: ctx.emit,
@@ -112,9 +136,10 @@ export async function buildSnapshot(
         firstError ??= error;
       }
       // a snapshot with nothing to answer from is no snapshot: the caller hears why, as for one segment
-      if (firstError && counts.failed.length === counts.total) throw firstError;
+      if (firstError && counts.failed.length + counts.left === counts.total) throw firstError;
       progress(counts.total);
-      await writer.commit();
+      if (counts.left === 0) await writer.commit();
+      else await writer.discard(); // a part of a snapshot is no snapshot
       return { manifest: sum.summary, counts };
     } catch (e) {
       await writer.discard();

@@ -51,7 +51,7 @@ export class SnapshotStore {
   async save(cache: Cache, info: SnapshotInfo, dtype: KvDtype = 'fp16', signal?: AbortSignal): Promise<{ path: string; bytes: number; header: CacheHeader }> {
     const file = this.pathOf(info.snapshotKey);
     const { header, chunks } = encodeSnapshot(await cache.toHost(), info, dtype); // a device cache is read back once
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const tmp = this.tempPath(info.snapshotKey);
     let fh: fsp.FileHandle | undefined;
     let bytes = 0;
     try {
@@ -74,6 +74,36 @@ export class SnapshotStore {
     }
     await syncDir(this.dir);
     return { path: file, bytes, header };
+  }
+
+  /** A temporary name for writing the file of `key` (cleanupStale deletes it once its writer is gone). */
+  tempPath(key: string): string {
+    return `${this.pathOf(key)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  }
+
+  /**
+   * Puts a file written elsewhere (a download, at tempPath(key)) in place as the snapshot for
+   * `key`, once it passes every check load() makes; one that fails is deleted and `corrupt-cache`
+   * thrown, so nothing unverified is ever at a key's path.
+   */
+  async adopt(tmp: string, key: string, expect: Omit<Expect, 'snapshotKey'> = {}): Promise<void> {
+    const fh = await fsp.open(tmp, 'r');
+    let problem: unknown;
+    try {
+      await decodeSnapshot(fileSource(fh, (await fh.stat()).size), { ...expect, snapshotKey: key });
+    } catch (e) {
+      problem = e;
+    } finally {
+      await fh.close();
+    }
+    if (problem !== undefined) {
+      await fsp.rm(tmp, { force: true });
+      throw problem instanceof EngineError ? problem : new EngineError('corrupt-cache', `cannot read ${tmp}: ${describeIo(problem)}`);
+    }
+    await fsp.rename(tmp, this.pathOf(key)).catch((e) => {
+      throw ioError(`cannot write ${this.pathOf(key)}`, e);
+    });
+    await syncDir(this.dir);
   }
 
   /**
