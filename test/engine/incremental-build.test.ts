@@ -2,7 +2,7 @@
 // many segments it reused and built, a second index builds none, and an edit to one file rebuilds
 // the one segment holding it, in about that segment's own build time, leaving every other segment
 // of the snapshot as it was. A repository of 100 small modules (29 segments) and a random-weight
-// model of 27M parameters with 2048 positions (segments of up to 256 tokens): the fixed part of an
+// model of 39M parameters with 2048 positions (segments of up to 256 tokens): the fixed part of an
 // index (listing, keying, checking the stored segments, the manifest) is a few tens of
 // milliseconds, so against a segment's build it shows only for a model that builds a segment in
 // less time than that (the 4M-parameter `recall` fixture: 35 ms, about 2x; a real model: seconds).
@@ -28,7 +28,7 @@ const model = makeRandomModel(path.join(dir, 'model'), {
   family: 'llama',
   hidden: 512,
   intermediate: 1536,
-  layers: 8,
+  layers: 12,
   heads: 8,
   kvHeads: 4,
   ropeTheta: 1e4,
@@ -67,7 +67,7 @@ test('an edit to one file rebuilds the one segment holding it, in about that seg
   const tok = Tokenizer.load(model);
   let before = await manifest(first.key);
   const ratios: number[] = [];
-  for (const edit of [1, 2, 3]) {
+  for (const edit of [1, 2, 3, 4, 5]) {
     // the edit keeps the file's token count, so no segment boundary can move
     assert.equal(tok.encodeText(moduleText(edited, edit)).length, tok.encodeText(moduleText(edited)).length);
     fs.writeFileSync(path.join(root, modulePath(edited)), moduleText(edited, edit));
@@ -95,6 +95,6 @@ test('an edit to one file rebuilds the one segment holding it, in about that seg
     );
     before = after;
   }
-  const median = ratios.sort((a, b) => a - b)[1];
-  assert.ok(median <= 1.5, `incremental index ${median.toFixed(2)}x the segment's build (median of 3 edits)`);
+  const median = ratios.sort((a, b) => a - b)[2];
+  assert.ok(median <= 1.5, `incremental index ${median.toFixed(2)}x the segment's build (median of 5 edits)`);
 });
