@@ -16,7 +16,7 @@ import { Model } from '../src/engine/model/model';
 import { EngineService } from '../src/engine/service';
 import { compressed, decodeMs, peakRss, randomIds, resetPeak, scoringTimed, truncate } from './measure';
 import { llamaCppPeer } from './peer';
-import { gemmRate, int4Rate, readBandwidth } from './roofline';
+import { gemmRate, nbitsRate, readBandwidth } from './roofline';
 import { flopsPerToken, shapeModel, SHAPES } from './shapes';
 
 const args = process.argv.slice(2);
@@ -46,8 +46,8 @@ async function roofline() {
   const r = {
     fp32GemmGflops: Math.max(...gemm),
     fp32GemmByShape: shapes.map((sh, i) => ({ shape: sh, gflops: gemm[i] })),
-    int4GemmGflopsM1: await int4Rate(1, s.hidden, s.intermediate, THREADS),
-    int4GemmGflopsM512: await int4Rate(512, s.hidden, s.intermediate, THREADS),
+    int4GemmGflopsM1: await nbitsRate(4, 1, s.hidden, s.intermediate, THREADS),
+    int4GemmGflopsM512: await nbitsRate(4, 512, s.hidden, s.intermediate, THREADS),
     readGBs: await readBandwidth(THREADS),
   };
   say(

@@ -17,10 +17,11 @@ export interface MemoryEstimate {
  * Bytes the weights take while running, from the size of the converted file, with room: on a CPU
  * onnxruntime keeps a packed fp32 copy of fp32 MatMul weights (measured: the peak grows 1.2x the
  * file, the copy replacing the mapped pages) and an fp32 copy of fp16 ones (measured 3.3x the fp16
- * file); int4 is read in place (test/engine/load-memory.test.ts).
+ * file); int4 is read in place; int8's peak grew 1.5x its file, onnxruntime repacking it
+ * (test/engine/load-memory.test.ts).
  */
 export function residentWeights(weightBytes: number, weights: WeightFormat): number {
-  return weightBytes * { fp32: 2, fp16: 3.5, int4: 1 }[weights];
+  return weightBytes * { fp32: 2, fp16: 3.5, int8: 2, int4: 1 }[weights];
 }
 
 /**

@@ -14,7 +14,7 @@ import { WeightFormat } from './weights';
 import type { Device } from '../devices';
 
 export type WeightChoice = WeightFormat | 'auto';
-export const WEIGHT_CHOICES: readonly WeightChoice[] = ['auto', 'fp32', 'fp16', 'int4'];
+export const WEIGHT_CHOICES: readonly WeightChoice[] = ['auto', 'fp32', 'fp16', 'int8', 'int4'];
 
 /** `auto` takes int4 on the CPU when fp32 (with its packed copy) would need more than this share of the available memory. */
 const FP32_SHARE = 0.5;

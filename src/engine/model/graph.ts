@@ -19,7 +19,7 @@
 import { Graph, MS } from '../onnx/builder';
 import { ModelConfig, RopeScaling } from './config';
 import { Checkpoint } from './safetensors';
-import { INT4_BLOCK, transpose, WeightFile, WeightFormat } from './weights';
+import { QUANT_BITS, QUANT_BLOCK, transpose, WeightFile, WeightFormat } from './weights';
 import type { CacheResidence } from '../runtime/session';
 
 export interface GraphOptions {
@@ -100,7 +100,7 @@ export function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling
 export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOptions, weights: WeightFile, g: Graph): Uint8Array {
   const { hiddenSize: d, numLayers: L, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = cfg;
   const G = H / Hkv;
-  const int4 = opts.weights === 'int4';
+  const bits = QUANT_BITS[opts.weights];
   const fp16 = opts.weights === 'fp16';
   // fp16 weights: the projections run as fp16 GEMMs between casts (what GPU EPs are fast at; half
   // the memory), while norms, RoPE, attention, the softmax and the KV cache stay fp32
@@ -111,14 +111,19 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const c = (v: number[]) => g.constInt64(v);
   const w = (name: string, shape: number[]) => ckpt.read(name, shape);
 
+  // int4/int8: MatMulNBits with accuracy level 4 (the activations quantised to int8 per block): the
+  // integer dot-product kernels, which is what makes the quantised formats decode faster
+  const nbits = (x: string, name: string, weight: Float32Array, n: number, k: number) => {
+    const q = weights.nbits(name, weight, n, k, bits!);
+    return g.op('MatMulNBits', [x, q.b, q.scales, q.zeros], { K: k, N: n, bits: bits!, block_size: QUANT_BLOCK, accuracy_level: 4 }, { domain: MS });
+  };
   // x @ W^T (+ b) for an nn.Linear weight W [n, k]. Each projection is its own MatMul: fusing q/k/v
   // or gate/up into one would need a Split of the output, a strided copy that measured slower than
   // the narrower GEMMs it saves. `weight` is W when the caller has read it already (o_proj's Grams).
   const linear = (x: string, name: string, n: number, k: number, bias = false, weight = w(`${name}.weight`, [n, k])): string => {
     let y: string;
-    if (int4) {
-      const q = weights.int4(name, weight, n, k);
-      y = g.op('MatMulNBits', [x, q.b, q.scales, q.zeros], { K: k, N: n, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS });
+    if (bits) {
+      y = nbits(x, name, weight, n, k);
     } else if (fp16) {
       y = toFloat(g.op('MatMul', [toHalf(x), weights.tensor(name, transpose(weight, n, k), [k, n], true)]));
     } else {
@@ -168,7 +173,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   // embeddings
   const embName = 'model.embed_tokens.weight';
   const emb = w(embName, [V, d]);
-  // with int4 or fp16 weights the table is stored as fp16 (half the bytes; a row is cast after lookup)
+  // with quantised or fp16 weights the table is stored as fp16 (half the bytes; a row is cast after lookup)
   const halfTable = opts.weights !== 'fp32';
   const embTable = weights.tensor('embed', emb, [V, d], halfTable);
   let x = g.op('Gather', [embTable, ids], { axis: 0 });
@@ -365,10 +370,8 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const hn = norm(last, 'model.norm.weight', d);
   const headName = cfg.tieEmbeddings || !ckpt.has('lm_head.weight') ? embName : 'lm_head.weight';
   let logits: string;
-  if (int4) {
-    const q = weights.int4('lm_head', headName === embName ? emb : w(headName, [V, d]), V, d);
-    logits = g.op('MatMulNBits', [hn, q.b, q.scales, q.zeros], { K: d, N: V, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS });
-  } else {
+  if (bits) logits = nbits(hn, 'lm_head', headName === embName ? emb : w(headName, [V, d]), V, d);
+  else {
     const table = headName === embName ? embTable : weights.tensor('lm_head', w(headName, [V, d]), [V, d], fp16);
     logits = fp16 ? toFloat(g.op('Gemm', [toHalf(hn), table], { transB: 1 })) : g.op('Gemm', [hn, table], { transB: 1 });
   }
