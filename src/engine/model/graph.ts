@@ -17,6 +17,7 @@
 // - Nothing is computed from shapes inside the graph (masks, indices and bounds are inputs built by
 //   the host): onnxruntime pins such int64 arithmetic to the CPU, which would split a GPU graph.
 import { Graph, MS } from '../onnx/builder';
+import { Dim, DTypeName } from '../onnx/proto';
 import { ModelConfig, RopeScaling } from './config';
 import { Checkpoint } from './safetensors';
 import { QUANT_BITS, QUANT_BLOCK, transpose, WeightFile, WeightFormat } from './weights';
@@ -28,6 +29,12 @@ export interface GraphOptions {
   cache?: CacheResidence;
   /** Layers whose post-RoPE queries and attention probabilities become outputs (tests, debugging). */
   probeLayers?: number[];
+  /**
+   * 'host' cache only: a graph for decode steps (the decode session, model.ts): the per-head attention
+   * alone, with no dense branch, KVzip scoring or statistics, nor their inputs and outputs. Each If
+   * costs even when it runs nothing: measured in bench/profile-decode.ts.
+   */
+  step?: boolean;
 }
 
 /** Names of the graph's inputs and outputs, shared by the builder and the runtime. */
@@ -107,6 +114,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const toHalf = (t: string) => g.op('Cast', [t], { to: 10 });
   const toFloat = (t: string) => g.op('Cast', [t], { to: 1 });
   const onDevice = opts.cache === 'device';
+  const step = !onDevice && opts.step === true;
   const probe = new Set(opts.probeLayers ?? []);
   const c = (v: number[]) => g.constInt64(v);
   const w = (name: string, shape: number[]) => ckpt.read(name, shape);
@@ -139,18 +147,20 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const positions = g.input(IO.positions, 'int64', [1, 'S']); // 2-D, as RotaryEmbedding takes it
   const causal = g.input(IO.causalMask, 'float', ['GS', 'S']);
   const lastIndex = g.input(IO.lastIndex, 'int64', [1]);
+  // a step graph has none of the scoring, statistics and dense-attention inputs
+  const maybe = (name: string, dtype: DTypeName, shape: Dim[], when = !step) => (when ? g.input(name, dtype, shape) : '');
   const [sinkEnd, chunkStart, chunkEnd, ownStart, probsEnd] = [IO.sinkEnd, IO.chunkStart, IO.chunkEnd, IO.ownStart, IO.probsEnd].map((n) =>
-    g.input(n, 'int64', [1]),
+    maybe(n, 'int64', [1]),
   );
-  const statWeights = g.input(IO.statWeights, 'float', ['GS', 1]);
-  const wantScores = g.input(IO.wantScores, 'bool', []);
-  const scorePlus = g.input(IO.scorePlus, 'bool', []);
-  const wantColsum = g.input(IO.wantColsum, 'bool', []);
-  const emptyRow = g.constFloat([], [1, 0]);
-  const dense = onDevice ? '' : g.input(IO.dense, 'bool', []);
-  const seqlensK = onDevice ? '' : g.input(IO.seqlensK, 'int32', [1]);
-  const totalLength = onDevice ? '' : g.input(IO.totalLength, 'int32', []);
-  const toEnd = c([Number.MAX_SAFE_INTEGER]);
+  const statWeights = maybe(IO.statWeights, 'float', ['GS', 1]);
+  const wantScores = maybe(IO.wantScores, 'bool', []);
+  const scorePlus = maybe(IO.scorePlus, 'bool', []);
+  const wantColsum = maybe(IO.wantColsum, 'bool', []);
+  const emptyRow = step ? '' : g.constFloat([], [1, 0]);
+  const dense = maybe(IO.dense, 'bool', [], !onDevice && !step);
+  const seqlensK = maybe(IO.seqlensK, 'int32', [1], !onDevice && !step);
+  const totalLength = maybe(IO.totalLength, 'int32', [], !onDevice && !step);
+  const toEnd = step ? '' : c([Number.MAX_SAFE_INTEGER]);
 
   // RoPE tables: float64 maths, stored as float32 (fp32 products at large positions lose precision)
   const inv = ropeInvFreq(D, cfg.ropeTheta, cfg.ropeScaling);
@@ -260,7 +270,8 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     const ks = split(g, kh);
     const vs = split(g, vh);
     const oproj = w(a + 'o_proj.weight', [d, H * D]);
-    const grams = range(Hkv).map((hd) => weights.tensor(`${a}o_proj.gram.${hd}`, oprojGram(oproj, d, H * D, D, hd * G, G), [G, D, D]));
+    // (KVzip+ scoring only)
+    const grams = step ? [] : range(Hkv).map((hd) => weights.tensor(`${a}o_proj.gram.${hd}`, oprojGram(oproj, d, H * D, D, hd * G, G), [G, D, D]));
     const pastK = range(Hkv).map((hd) => g.input(IO.pastK(l, hd), 'float', [`P${l}_${hd}`, D]));
     const pastV = range(Hkv).map((hd) => g.input(IO.pastV(l, hd), 'float', [`P${l}_${hd}`, D]));
     // [Hkv, G*S, D] → [S, H*D]
@@ -320,6 +331,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     let merged: string;
     let layerColsum: string[];
     if (onDevice) ({ merged, colsum: layerColsum } = perHead(g, true));
+    else if (step) ({ merged, colsum: layerColsum } = perHead(g, false));
     else {
       // While every head of a layer holds the same past (prefill, KVzip scoring), onnxruntime's
       // GroupQueryAttention runs it fused (no probability matrix in memory): measured 1.7x faster
@@ -377,8 +389,10 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   }
   g.output(IO.logits, logits, 'float', [1, V]);
   if (!onDevice) g.output(IO.present, g.op('Concat', presents, { axis: 0 }), 'float', [L, 2, Hkv, 'S', D]);
-  g.output(IO.scores, g.op('Concat', scoreRows, { axis: 0 }), 'float', [L * Hkv, 'C']);
-  g.output(IO.colsum, g.op('Concat', colsumRows, { axis: 0 }), 'float', [L * Hkv, 'T']);
+  if (!step) {
+    g.output(IO.scores, g.op('Concat', scoreRows, { axis: 0 }), 'float', [L * Hkv, 'C']);
+    g.output(IO.colsum, g.op('Concat', colsumRows, { axis: 0 }), 'float', [L * Hkv, 'T']);
+  }
   return g.encode('repozip');
 }
 

@@ -82,7 +82,12 @@ export class Model {
     private readonly probeLayers: number[],
     /** Present when the KV cache lives on the device (WebGPU): the sessions that move it. */
     readonly deviceOps: DeviceOps | null,
-  ) {}
+  ) {
+    this.stepInputs = new Set(decodeSession?.inputNames ?? []);
+  }
+
+  /** The decode session's inputs: a subset of the main session's. */
+  private readonly stepInputs: Set<string>;
 
   static async load(dir: string, opts: LoadOptions = {}): Promise<Model> {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new EngineError('missing-file', `model folder ${dir} does not exist`);
@@ -102,11 +107,12 @@ export class Model {
     );
     const { conv, decision } = opened.plan;
     const ops = cacheResidence(opened.device) === 'device' ? await DeviceOps.create({ forbidCpuFallback: opts.forbidCpuFallback }) : null;
-    // the same graph with other weights: same inputs and outputs, so it runs on the same host cache
+    // the step graph with other weights: a subset of the main graph's inputs and outputs, so it runs
+    // on the same host cache
     const decodeWeights = opts.decodeWeights ?? decision.decode;
     let decode: { session: ort.InferenceSession; weights: WeightFormat; weightBytes: number } | undefined;
     if (decodeWeights && decodeWeights !== decision.weights && opened.device === 'cpu') {
-      const dc = convertModel(dir, config, { weights: decodeWeights, cache: 'host', probeLayers: opts.probeLayers }, opts.cacheRoot ?? defaultCacheRoot());
+      const dc = convertModel(dir, config, { weights: decodeWeights, cache: 'host', step: true }, opts.cacheRoot ?? defaultCacheRoot());
       const session = await createSession({ model: dc.graph }, 'cpu', { threads: opts.threads });
       decode = { session, weights: decodeWeights, weightBytes: fs.statSync(path.join(dc.dir, 'weights.bin')).size };
     }
@@ -183,6 +189,8 @@ export class Model {
       // a decode step (one new token, logits and the cache only) on the decode session when there is one
       const step = S === 1 && !req.score && !req.colsum && !req.probes;
       const session = step && this.decodeSession ? this.decodeSession : this.session;
+      // the step graph takes only the inputs a step needs
+      if (session !== this.session) for (const name of Object.keys(feeds)) if (!this.stepInputs.has(name)) delete feeds[name];
       out = await session.run(feeds, append ? [IO.present, ...fetches] : fetches);
       if (append) (cache as KvCache).appendPresent(out[IO.present].data as Float32Array, positions);
     }
