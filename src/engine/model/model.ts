@@ -32,6 +32,8 @@ export interface LoadOptions {
   cacheRoot?: string;
   probeLayers?: number[];
   forbidCpuFallback?: boolean;
+  /** File prefix of onnxruntime profiles: `<profile>-main_*.json` and `<profile>-decode_*.json`, written at dispose(). */
+  profile?: string;
 }
 
 export interface ForwardRequest {
@@ -103,7 +105,7 @@ export class Model {
         const gpuOutputs = cache === 'device' ? heads.flatMap(([l, h]) => [IO.presentK(l, h), IO.presentV(l, h)]) : [];
         return { model: conv.graph, gpuOutputs, conv, decision };
       },
-      { device: opts.device ?? 'cpu', threads: opts.threads, forbidCpuFallback: opts.forbidCpuFallback },
+      { device: opts.device ?? 'cpu', threads: opts.threads, forbidCpuFallback: opts.forbidCpuFallback, profile: opts.profile && `${opts.profile}-main` },
     );
     const { conv, decision } = opened.plan;
     const ops = cacheResidence(opened.device) === 'device' ? await DeviceOps.create({ forbidCpuFallback: opts.forbidCpuFallback }) : null;
@@ -113,7 +115,7 @@ export class Model {
     let decode: { session: ort.InferenceSession; weights: WeightFormat; weightBytes: number } | undefined;
     if (decodeWeights && decodeWeights !== decision.weights && opened.device === 'cpu') {
       const dc = convertModel(dir, config, { weights: decodeWeights, cache: 'host', step: true }, opts.cacheRoot ?? defaultCacheRoot());
-      const session = await createSession({ model: dc.graph }, 'cpu', { threads: opts.threads });
+      const session = await createSession({ model: dc.graph }, 'cpu', { threads: opts.threads, profile: opts.profile && `${opts.profile}-decode` });
       decode = { session, weights: decodeWeights, weightBytes: fs.statSync(path.join(dc.dir, 'weights.bin')).size };
     }
     const info = {
