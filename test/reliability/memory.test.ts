@@ -34,8 +34,15 @@ test('too little memory: index is refused with out-of-memory before building, th
   const config = readConfig(TINY);
   // auto loaded fp32 weights and, with the room a test machine has, an int8 set for decoding: both count
   const graphs = path.join(engine.cacheDir!, 'graphs');
-  const bytes = (w: string) => fs.statSync(path.join(graphs, fs.readdirSync(graphs).find((g) => g.endsWith(`-${w}`))!, 'weights.bin')).size;
-  const sets = { weights: 'fp32', weightBytes: bytes('fp32'), decode: { weights: 'int8', weightBytes: bytes('int8') } } as const;
+  const bytes = (key: string) =>
+    fs.statSync(
+      path.join(
+        graphs,
+        fs.readdirSync(graphs).find((g) => g.endsWith(key))!,
+        'weights.bin',
+      ),
+    ).size;
+  const sets = { weights: 'fp32', weightBytes: bytes('-fp32'), decode: { weights: 'int8', weightBytes: bytes('-int8-step') } } as const;
   const peak = (n: number) => estimatePeak(config, sets, n, MAX_CHUNK).total;
   const refused = { ...engine, snapshotDir: path.join(dir, 'refused') };
 
