@@ -6,31 +6,38 @@
 //   npm run bench:engine               the engine alone: roofline, 0.5B prefill and decode at 2K
 //   npm run bench -- --ttft-only       warm vs cold time to first token at 8K alone
 //   npm run bench:remote               pull time vs local build time of one repository (also in the full run)
+//   npm run bench -- --decode-only     decode ms/token at 4K per weight format and llama.cpp's F16 and Q8_0
+//                                      (--json: one JSON line {decode: {fp32, int8, int4, llamacppF16, llamacppQ8_0}})
 //
 // Prints a table and writes bench/results/<date>.json. Absolute times on a shared machine are noisy:
 // read the ratios (to the GEMM roofline, to the peer, compressed vs full) measured in the same run.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { prefill } from '../src/engine/generate';
+import { Cache } from '../src/engine/kv/cache';
 import { Model } from '../src/engine/model/model';
 import { EngineService } from '../src/engine/service';
 import { compressed, decodeMs, peakRss, randomIds, resetPeak, scoringTimed, truncate } from './measure';
-import { llamaCppPeer } from './peer';
+import { llamaCppPeer, PeerType } from './peer';
 import { describeRemote, remoteBench } from './remote';
-import { gemmRate, int4Rate, readBandwidth } from './roofline';
+import { gemmRate, nbitsRate, readBandwidth } from './roofline';
 import { flopsPerToken, shapeModel, SHAPES } from './shapes';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const engineOnly = args.includes('--engine-only');
+const json = args.includes('--json');
 const THREADS = os.cpus().length;
 const ROOT = path.join(__dirname, '.models');
 const results: Record<string, unknown> = {};
 const lines: string[] = [];
 const say = (s: string) => {
   lines.push(s);
-  console.log(s);
+  // --json keeps stdout for the one JSON line
+  if (json) console.error(s);
+  else console.log(s);
 };
 const gb = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GB`;
 
@@ -48,8 +55,8 @@ async function roofline() {
   const r = {
     fp32GemmGflops: Math.max(...gemm),
     fp32GemmByShape: shapes.map((sh, i) => ({ shape: sh, gflops: gemm[i] })),
-    int4GemmGflopsM1: await int4Rate(1, s.hidden, s.intermediate, THREADS),
-    int4GemmGflopsM512: await int4Rate(512, s.hidden, s.intermediate, THREADS),
+    int4GemmGflopsM1: await nbitsRate(4, 1, s.hidden, s.intermediate, THREADS),
+    int4GemmGflopsM512: await nbitsRate(4, 512, s.hidden, s.intermediate, THREADS),
     readGBs: await readBandwidth(THREADS),
   };
   say(
@@ -129,6 +136,68 @@ async function int4Decode(n: number) {
   return { n, decodeMs: ms, weightBytes: model.info.weightBytes };
 }
 
+/** How much loading `dir` and running a prefill and a step grows a fresh process's peak RSS (Linux). */
+function weightsMemory(dir: string, weights: string, decodeWeights?: string): number {
+  const child = path.join(__dirname, '..', 'test', 'helpers', 'load-rss.ts');
+  const tiny = path.join(__dirname, '..', 'test', 'fixtures', 'tinycode');
+  const args = ['--import', 'tsx', child, tiny, dir, path.join(ROOT, 'cache'), weights, ...(decodeWeights ? [decodeWeights] : [])];
+  const r = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' }));
+  return r.peak - r.before;
+}
+
+/**
+ * Decode ms/token at `n` tokens of context on the 0.5B shape, every row from this run: fp32 weights;
+ * int8 = what `auto` loads on the CPU (fp32 for prefill, the int8 session for the steps); int4; and
+ * llama.cpp's F16 and Q8_0 (after their own prefill of `n`). One cache, prefilled by fp32, serves
+ * our three: a step costs the same whatever the cache holds. What each set of weights costs in
+ * memory is measured apart, in a fresh process each (weightsMemory).
+ */
+async function decodeFormats(n: number, peer: boolean) {
+  const dir = shapeModel(ROOT, '0.5b');
+  const load = (weights: 'fp32' | 'int4', decodeWeights?: 'int8') =>
+    Model.load(dir, { device: 'cpu', weights, decodeWeights, cacheRoot: path.join(ROOT, 'cache'), threads: THREADS });
+  let cache: Cache | undefined;
+  const ours = async (name: string, weights: 'fp32' | 'int4', decodeWeights?: 'int8') => {
+    const model = await load(weights, decodeWeights);
+    if (!cache) {
+      cache = model.newCache();
+      await prefill(model, cache, randomIds(n, SHAPES['0.5b'].vocab), { targetMs: 1e9 });
+    }
+    const ms = await decodeMs(model, cache, 24);
+    const row = {
+      ms,
+      weightBytes: model.info.weightBytes + (model.info.decode?.weightBytes ?? 0),
+      peakGrowthBytes: weightsMemory(dir, weights, decodeWeights),
+    };
+    await model.dispose();
+    say(`  ${name}: ${ms.toFixed(1)} ms/token; weight files ${gb(row.weightBytes)}; loading and running them grew the peak RSS by ${gb(row.peakGrowthBytes)}`);
+    return row;
+  };
+  say(`\ndecode at ${n} tokens, Qwen2.5-Coder-0.5B shape, ${THREADS} threads (median of 24 steps; load average ${os.loadavg()[0].toFixed(1)}):`);
+  const rows = { fp32: await ours('fp32', 'fp32'), int8: await ours('fp32 prefill + int8 decode session', 'fp32', 'int8'), int4: await ours('int4', 'int4') };
+  const peers = { llamacppF16: null as number | null, llamacppQ8_0: null as number | null };
+  const skipped: Record<string, string> = {};
+  for (const [key, type] of [
+    ['llamacppF16', 'f16'],
+    ['llamacppQ8_0', 'q8_0'],
+  ] as [keyof typeof peers, PeerType][]) {
+    const r = peer ? llamaCppPeer(n, THREADS, type) : { skipped: '--no-peer' };
+    if ('skipped' in r) {
+      skipped[key] = r.skipped;
+      say(`  llama.cpp ${type}: skipped (${r.skipped})`);
+    } else {
+      peers[key] = r.decodeMs;
+      say(`  llama.cpp ${r.llamaCpp} ${type.toUpperCase()}: ${r.decodeMs.toFixed(1)} ms/token (prefill ${r.prefillTokS.toFixed(1)} tokens/s)`);
+    }
+  }
+  const decode = { fp32: rows.fp32.ms, int8: rows.int8.ms, int4: rows.int4.ms, ...peers };
+  if (decode.llamacppF16)
+    say(
+      `  → int8 = ${(decode.int8 / decode.llamacppF16).toFixed(2)}× llama.cpp F16's ms/token${decode.llamacppQ8_0 ? `, ${(decode.int8 / decode.llamacppQ8_0).toFixed(2)}× Q8_0's` : ''}; fp32 = ${(decode.fp32 / decode.llamacppF16).toFixed(2)}× F16's`,
+    );
+  return { n, threads: THREADS, decode, rows, skipped };
+}
+
 /** A repository of real code (the Python standard library) of about `tokens` tokens. */
 function syntheticRepo(tokens: number): string {
   const dir = path.join(ROOT, `repo-${tokens}-x3`);
@@ -180,6 +249,12 @@ async function main() {
     results.ttft = await ttft(8192);
     return;
   }
+  if (args.includes('--decode-only')) {
+    const d = await decodeFormats(4096, !args.includes('--no-peer'));
+    // the load average says how shared the machine was (llama.cpp's spinning threads suffer most from it)
+    if (json) console.log(JSON.stringify({ decode: d.decode, skipped: d.skipped, loadavg: os.loadavg() }));
+    return;
+  }
   const r = await roofline();
   if (engineOnly) {
     results['0.5b'] = await shapeRun('0.5b', [2048], [], [2048], r.fp32GemmGflops);
@@ -188,7 +263,8 @@ async function main() {
   results['0.5b'] = quick
     ? await shapeRun('0.5b', [1024, 2048], [1024], [2048], r.fp32GemmGflops)
     : await shapeRun('0.5b', [2048, 4096, 8192, 16384], [2048, 4096, 8192], [4096, 16384], r.fp32GemmGflops);
-  results.int4 = await int4Decode(quick ? 1024 : 4096);
+  if (quick) results.int4 = await int4Decode(1024);
+  else results.decodeFormats = await decodeFormats(4096, !args.includes('--no-peer'));
   results.ttft = await ttft(quick ? 1024 : 8192);
   if (!quick) results['1.5b'] = await shapeRun('1.5b', [2048, 8192], [2048, 8192], [4096], r.fp32GemmGflops);
   if (!quick) {

@@ -3,7 +3,7 @@
 // can reach: every weight byte is read once per token).
 import * as ort from 'onnxruntime-node';
 import { Graph, MS } from '../src/engine/onnx/builder';
-import { INT4_BLOCK, quantizeInt4 } from '../src/engine/model/weights';
+import { QUANT_BLOCK, quantize } from '../src/engine/model/weights';
 import { rng } from '../src/engine/sampling';
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
@@ -41,16 +41,16 @@ export async function gemmRate(m: number, k: number, n: number, threads: number,
   return (2 * m * k * n) / (ms * 1e6);
 }
 
-/** GFLOP/s of x[m,k] @ W[k,n] with W in MatMulNBits int4 (block 32, int8 compute). */
-export async function int4Rate(m: number, k: number, n: number, threads: number, reps = 5): Promise<number> {
-  const g = new Graph('int4');
+/** GFLOP/s of x[m,k] @ W[k,n] with W in MatMulNBits `bits`-bit blocks of 32 (int8 compute, the engine's setting). */
+export async function nbitsRate(bits: 4 | 8, m: number, k: number, n: number, threads: number, reps = 5): Promise<number> {
+  const g = new Graph('nbits');
   const x = g.input('x', 'float', [m, k]);
-  const q = quantizeInt4(randomFloats(n * k, 3), n, k);
-  const blocks = Math.ceil(k / INT4_BLOCK);
-  const b = g.inline('b', 'uint8', [n, blocks, INT4_BLOCK / 2], q.packed);
+  const q = quantize(randomFloats(n * k, 3), n, k, bits);
+  const blocks = Math.ceil(k / QUANT_BLOCK);
+  const b = g.inline('b', 'uint8', [n, blocks, (QUANT_BLOCK * bits) / 8], q.packed);
   const sc = g.inline('s', 'float', [n, blocks], new Uint8Array(q.scales.buffer));
-  const zp = g.inline('z', 'uint8', [n, Math.ceil(blocks / 2)], q.zeros);
-  g.output('y', g.op('MatMulNBits', [x, b, sc, zp], { K: k, N: n, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS }), 'float', [m, n]);
+  const zp = g.inline('z', 'uint8', [n, q.zeros.length / n], q.zeros);
+  g.output('y', g.op('MatMulNBits', [x, b, sc, zp], { K: k, N: n, bits, block_size: QUANT_BLOCK, accuracy_level: 4 }, { domain: MS }), 'float', [m, n]);
   const s = await ort.InferenceSession.create(g.encode('bench'), opts(threads));
   const ms = await timeRuns(s, { x: new ort.Tensor('float32', randomFloats(m * k, 4), [m, k]) }, reps);
   await s.release();

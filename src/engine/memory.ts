@@ -17,11 +17,21 @@ export interface MemoryEstimate {
  * Bytes the weights take while running, from the size of the converted file, with room: on a CPU
  * onnxruntime keeps a packed fp32 copy of fp32 MatMul weights (measured: the peak grows 1.2x the
  * file, the copy replacing the mapped pages) and an fp32 copy of fp16 ones (measured 3.3x the fp16
- * file); int4 is read in place (test/engine/load-memory.test.ts).
+ * file); int4 is read in place; int8's peak grew 1.5x its file, onnxruntime repacking it
+ * (test/engine/load-memory.test.ts).
  */
 export function residentWeights(weightBytes: number, weights: WeightFormat): number {
-  return weightBytes * { fp32: 2, fp16: 3.5, int4: 1 }[weights];
+  return weightBytes * { fp32: 2, fp16: 3.5, int8: 2, int4: 1 }[weights];
 }
+
+/** A model's weight files (Model.info): the main set, and the decode session's when it has one. */
+export interface WeightSets {
+  weights: WeightFormat;
+  weightBytes: number;
+  decode?: { weights: WeightFormat; weightBytes: number };
+}
+
+const residentSets = (w: WeightSets) => residentWeights(w.weightBytes, w.weights) + (w.decode ? residentWeights(w.decode.weightBytes, w.decode.weights) : 0);
 
 /**
  * Peak bytes of prefilling (and KVzip-scoring) `tokens` context tokens in chunks of `chunk`:
@@ -29,13 +39,13 @@ export function residentWeights(weightBytes: number, weights: WeightFormat): num
  * intermediates (the attention logits of one head dominate: G*chunk rows over the whole past, a
  * few live copies).
  */
-export function estimatePeak(c: ModelConfig, weightBytes: number, weightFormat: WeightFormat, tokens: number, chunk: number): MemoryEstimate {
+export function estimatePeak(c: ModelConfig, sets: WeightSets, tokens: number, chunk: number): MemoryEstimate {
   const G = c.numHeads / c.numKvHeads;
   const kv = 1.5 * tokens * c.numLayers * c.numKvHeads * 2 * c.headDim * 4;
   const attention = 4 * G * chunk * (tokens + chunk) * 4;
   const mlp = 4 * chunk * (c.hiddenSize + 3 * c.intermediateSize) * 4;
   const activations = attention + mlp;
-  const weights = residentWeights(weightBytes, weightFormat);
+  const weights = residentSets(sets);
   const runtime = 300 * 1024 * 1024; // node, onnxruntime, tokenizer
   return { weights, kv, activations, total: weights + kv + activations + runtime };
 }
@@ -43,21 +53,14 @@ export function estimatePeak(c: ModelConfig, weightBytes: number, weightFormat: 
 const GB = 1024 ** 3;
 
 /** Throws `out-of-memory` with a smaller segment size that would fit, when the estimate exceeds what is available. */
-export function checkMemory(
-  c: ModelConfig,
-  weightBytes: number,
-  weightFormat: WeightFormat,
-  tokens: number,
-  chunk: number,
-  available = availableMemory(),
-): MemoryEstimate {
-  const est = estimatePeak(c, weightBytes, weightFormat, tokens, chunk);
-  const int4Helps = weightFormat !== 'int4';
+export function checkMemory(c: ModelConfig, sets: WeightSets, tokens: number, chunk: number, available = availableMemory()): MemoryEstimate {
+  const est = estimatePeak(c, sets, tokens, chunk);
+  const int4Helps = sets.weights !== 'int4';
   if (est.total <= available * 0.9) return est;
   let fits = tokens;
-  while (fits > 256 && estimatePeak(c, weightBytes, weightFormat, fits, chunk).total > available * 0.9) fits = Math.floor(fits * 0.8);
+  while (fits > 256 && estimatePeak(c, sets, fits, chunk).total > available * 0.9) fits = Math.floor(fits * 0.8);
   const hint =
-    fits > 256 && estimatePeak(c, weightBytes, weightFormat, fits, chunk).total <= available * 0.9
+    fits > 256 && estimatePeak(c, sets, fits, chunk).total <= available * 0.9
       ? `set segmentTokens to about ${fits}${int4Helps ? ', or use int4 weights' : ''}`
       : `use a smaller model${int4Helps ? ' or int4 weights' : ''}`;
   throw new EngineError(

@@ -1,6 +1,7 @@
 // --weights auto: fp32 while it (with onnxruntime's packed copy) takes at most half of the available
-// memory, int4 beyond; GPU providers take fp16; an explicit choice is never second-guessed. Then
-// a real load under a memory limit that fp32 would crowd converts and runs int4 and says why.
+// memory, with an int8 set for decoding when that fits too, int4 beyond; GPU providers take fp16; an
+// explicit choice is never second-guessed. Then a real load under a memory limit that fp32 would
+// crowd converts and runs int4 and says why, and one with room runs fp32 with an int8 decode session.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -13,10 +14,18 @@ import { scratchDir } from '../helpers/models';
 const TINY = path.resolve('test/fixtures/tinycode');
 const { cacheRoot } = scratchDir('choose-weights');
 
-test('the rule: on the CPU fp32 up to half of the available memory (counted twice), then int4; fp16 on a GPU', () => {
+test('the rule: on the CPU fp32 (+ int8 decoding) up to half of the available memory (fp32 counted twice), then int4; fp16 on a GPU', () => {
   const config = readConfig(TINY);
   const need = 2 * 4 * parameterCount(config);
+  const withDecode = need + 2.5 * parameterCount(config);
   assert.equal(chooseWeights('auto', config, 'cpu', 2 * need).weights, 'fp32');
+  const roomy = chooseWeights('auto', config, 'cpu', 2 * withDecode);
+  assert.equal(roomy.weights, 'fp32');
+  assert.equal(roomy.decode, 'int8');
+  assert.match(roomy.why!, /auto: fp32 weights, int8 for decoding/);
+  // fp32 fits, both sets do not: fp32 alone
+  assert.equal(chooseWeights('auto', config, 'cpu', 2 * withDecode - 1).weights, 'fp32');
+  assert.equal(chooseWeights('auto', config, 'cpu', 2 * withDecode - 1).decode, undefined);
   const tight = chooseWeights('auto', config, 'cpu', 2 * need - 1);
   assert.equal(tight.weights, 'int4');
   assert.match(tight.why!, /auto: int4 weights, since fp32 would need [\d.]+ GB with onnxruntime's packed copy, more than half of the [\d.]+ GB available/);
@@ -28,7 +37,7 @@ test('the rule: on the CPU fp32 up to half of the available memory (counted twic
   assert.deepEqual(chooseWeights('int4', config, 'cpu', 1e12), { weights: 'int4' });
 });
 
-test('a load with auto under a tight memory limit runs int4 and says why; with room, fp32', async () => {
+test('a load with auto under a tight memory limit runs int4 and says why; with room, fp32 with int8 decoding', async () => {
   const before = process.env.REPOZIP_MEMORY_LIMIT;
   try {
     process.env.REPOZIP_MEMORY_LIMIT = String(2 * 2 * 4 * parameterCount(readConfig(TINY)) - 1);
@@ -42,6 +51,7 @@ test('a load with auto under a tight memory limit runs int4 and says why; with r
     delete process.env.REPOZIP_MEMORY_LIMIT;
     const roomy = await Model.load(TINY, { device: 'cpu', weights: 'auto', cacheRoot, threads: 1 });
     assert.equal(roomy.info.weights, 'fp32');
+    assert.equal(roomy.info.decode?.weights, 'int8');
     await roomy.dispose();
   } finally {
     if (before === undefined) delete process.env.REPOZIP_MEMORY_LIMIT;

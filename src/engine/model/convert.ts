@@ -104,7 +104,7 @@ function optionsKey(opts: GraphOptions): string {
   const probes = opts.probeLayers?.length ? `-probe${opts.probeLayers.join('_')}` : '';
   // the host graph keeps its old key: conversions made before the device graph existed stay valid
   const cache = opts.cache === 'device' ? '-device' : '';
-  return `v${GRAPH_VERSION}-${opts.weights}${cache}${probes}`;
+  return `v${GRAPH_VERSION}-${opts.weights}${cache}${opts.step ? '-step' : ''}${probes}`;
 }
 
 /** Written last into a conversion's folder: what it was made from, and what its files must be. */

@@ -17,9 +17,10 @@
 // - Nothing is computed from shapes inside the graph (masks, indices and bounds are inputs built by
 //   the host): onnxruntime pins such int64 arithmetic to the CPU, which would split a GPU graph.
 import { Graph, MS } from '../onnx/builder';
+import { Dim, DTypeName } from '../onnx/proto';
 import { ModelConfig, RopeScaling } from './config';
 import { Checkpoint } from './safetensors';
-import { INT4_BLOCK, transpose, WeightFile, WeightFormat } from './weights';
+import { QUANT_BITS, QUANT_BLOCK, transpose, WeightFile, WeightFormat } from './weights';
 import type { CacheResidence } from '../runtime/session';
 
 export interface GraphOptions {
@@ -28,6 +29,12 @@ export interface GraphOptions {
   cache?: CacheResidence;
   /** Layers whose post-RoPE queries and attention probabilities become outputs (tests, debugging). */
   probeLayers?: number[];
+  /**
+   * 'host' cache only: a graph for decode steps (the decode session, model.ts): the per-head attention
+   * alone, with no dense branch, KVzip scoring or statistics, nor their inputs and outputs. Each If
+   * costs even when it runs nothing: measured in bench/profile-decode.ts.
+   */
+  step?: boolean;
 }
 
 /** Names of the graph's inputs and outputs, shared by the builder and the runtime. */
@@ -100,25 +107,31 @@ export function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling
 export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOptions, weights: WeightFile, g: Graph): Uint8Array {
   const { hiddenSize: d, numLayers: L, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = cfg;
   const G = H / Hkv;
-  const int4 = opts.weights === 'int4';
+  const bits = QUANT_BITS[opts.weights];
   const fp16 = opts.weights === 'fp16';
   // fp16 weights: the projections run as fp16 GEMMs between casts (what GPU EPs are fast at; half
   // the memory), while norms, RoPE, attention, the softmax and the KV cache stay fp32
   const toHalf = (t: string) => g.op('Cast', [t], { to: 10 });
   const toFloat = (t: string) => g.op('Cast', [t], { to: 1 });
   const onDevice = opts.cache === 'device';
+  const step = !onDevice && opts.step === true;
   const probe = new Set(opts.probeLayers ?? []);
   const c = (v: number[]) => g.constInt64(v);
   const w = (name: string, shape: number[]) => ckpt.read(name, shape);
 
+  // int4/int8: MatMulNBits with accuracy level 4 (the activations quantised to int8 per block): the
+  // integer dot-product kernels, which is what makes the quantised formats decode faster
+  const nbits = (x: string, name: string, weight: Float32Array, n: number, k: number) => {
+    const q = weights.nbits(name, weight, n, k, bits!);
+    return g.op('MatMulNBits', [x, q.b, q.scales, q.zeros], { K: k, N: n, bits: bits!, block_size: QUANT_BLOCK, accuracy_level: 4 }, { domain: MS });
+  };
   // x @ W^T (+ b) for an nn.Linear weight W [n, k]. Each projection is its own MatMul: fusing q/k/v
   // or gate/up into one would need a Split of the output, a strided copy that measured slower than
   // the narrower GEMMs it saves. `weight` is W when the caller has read it already (o_proj's Grams).
   const linear = (x: string, name: string, n: number, k: number, bias = false, weight = w(`${name}.weight`, [n, k])): string => {
     let y: string;
-    if (int4) {
-      const q = weights.int4(name, weight, n, k);
-      y = g.op('MatMulNBits', [x, q.b, q.scales, q.zeros], { K: k, N: n, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS });
+    if (bits) {
+      y = nbits(x, name, weight, n, k);
     } else if (fp16) {
       y = toFloat(g.op('MatMul', [toHalf(x), weights.tensor(name, transpose(weight, n, k), [k, n], true)]));
     } else {
@@ -134,18 +147,20 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const positions = g.input(IO.positions, 'int64', [1, 'S']); // 2-D, as RotaryEmbedding takes it
   const causal = g.input(IO.causalMask, 'float', ['GS', 'S']);
   const lastIndex = g.input(IO.lastIndex, 'int64', [1]);
+  // a step graph has none of the scoring, statistics and dense-attention inputs
+  const maybe = (name: string, dtype: DTypeName, shape: Dim[], when = !step) => (when ? g.input(name, dtype, shape) : '');
   const [sinkEnd, chunkStart, chunkEnd, ownStart, probsEnd] = [IO.sinkEnd, IO.chunkStart, IO.chunkEnd, IO.ownStart, IO.probsEnd].map((n) =>
-    g.input(n, 'int64', [1]),
+    maybe(n, 'int64', [1]),
   );
-  const statWeights = g.input(IO.statWeights, 'float', ['GS', 1]);
-  const wantScores = g.input(IO.wantScores, 'bool', []);
-  const scorePlus = g.input(IO.scorePlus, 'bool', []);
-  const wantColsum = g.input(IO.wantColsum, 'bool', []);
-  const emptyRow = g.constFloat([], [1, 0]);
-  const dense = onDevice ? '' : g.input(IO.dense, 'bool', []);
-  const seqlensK = onDevice ? '' : g.input(IO.seqlensK, 'int32', [1]);
-  const totalLength = onDevice ? '' : g.input(IO.totalLength, 'int32', []);
-  const toEnd = c([Number.MAX_SAFE_INTEGER]);
+  const statWeights = maybe(IO.statWeights, 'float', ['GS', 1]);
+  const wantScores = maybe(IO.wantScores, 'bool', []);
+  const scorePlus = maybe(IO.scorePlus, 'bool', []);
+  const wantColsum = maybe(IO.wantColsum, 'bool', []);
+  const emptyRow = step ? '' : g.constFloat([], [1, 0]);
+  const dense = maybe(IO.dense, 'bool', [], !onDevice && !step);
+  const seqlensK = maybe(IO.seqlensK, 'int32', [1], !onDevice && !step);
+  const totalLength = maybe(IO.totalLength, 'int32', [], !onDevice && !step);
+  const toEnd = step ? '' : c([Number.MAX_SAFE_INTEGER]);
 
   // RoPE tables: float64 maths, stored as float32 (fp32 products at large positions lose precision)
   const inv = ropeInvFreq(D, cfg.ropeTheta, cfg.ropeScaling);
@@ -168,7 +183,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   // embeddings
   const embName = 'model.embed_tokens.weight';
   const emb = w(embName, [V, d]);
-  // with int4 or fp16 weights the table is stored as fp16 (half the bytes; a row is cast after lookup)
+  // with quantised or fp16 weights the table is stored as fp16 (half the bytes; a row is cast after lookup)
   const halfTable = opts.weights !== 'fp32';
   const embTable = weights.tensor('embed', emb, [V, d], halfTable);
   let x = g.op('Gather', [embTable, ids], { axis: 0 });
@@ -255,7 +270,8 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     const ks = split(g, kh);
     const vs = split(g, vh);
     const oproj = w(a + 'o_proj.weight', [d, H * D]);
-    const grams = range(Hkv).map((hd) => weights.tensor(`${a}o_proj.gram.${hd}`, oprojGram(oproj, d, H * D, D, hd * G, G), [G, D, D]));
+    // (KVzip+ scoring only)
+    const grams = step ? [] : range(Hkv).map((hd) => weights.tensor(`${a}o_proj.gram.${hd}`, oprojGram(oproj, d, H * D, D, hd * G, G), [G, D, D]));
     const pastK = range(Hkv).map((hd) => g.input(IO.pastK(l, hd), 'float', [`P${l}_${hd}`, D]));
     const pastV = range(Hkv).map((hd) => g.input(IO.pastV(l, hd), 'float', [`P${l}_${hd}`, D]));
     // [Hkv, G*S, D] → [S, H*D]
@@ -315,6 +331,7 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
     let merged: string;
     let layerColsum: string[];
     if (onDevice) ({ merged, colsum: layerColsum } = perHead(g, true));
+    else if (step) ({ merged, colsum: layerColsum } = perHead(g, false));
     else {
       // While every head of a layer holds the same past (prefill, KVzip scoring), onnxruntime's
       // GroupQueryAttention runs it fused (no probability matrix in memory): measured 1.7x faster
@@ -365,17 +382,17 @@ export function buildDecoder(cfg: ModelConfig, ckpt: Checkpoint, opts: GraphOpti
   const hn = norm(last, 'model.norm.weight', d);
   const headName = cfg.tieEmbeddings || !ckpt.has('lm_head.weight') ? embName : 'lm_head.weight';
   let logits: string;
-  if (int4) {
-    const q = weights.int4('lm_head', headName === embName ? emb : w(headName, [V, d]), V, d);
-    logits = g.op('MatMulNBits', [hn, q.b, q.scales, q.zeros], { K: d, N: V, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 }, { domain: MS });
-  } else {
+  if (bits) logits = nbits(hn, 'lm_head', headName === embName ? emb : w(headName, [V, d]), V, d);
+  else {
     const table = headName === embName ? embTable : weights.tensor('lm_head', w(headName, [V, d]), [V, d], fp16);
     logits = fp16 ? toFloat(g.op('Gemm', [toHalf(hn), table], { transB: 1 })) : g.op('Gemm', [hn, table], { transB: 1 });
   }
   g.output(IO.logits, logits, 'float', [1, V]);
   if (!onDevice) g.output(IO.present, g.op('Concat', presents, { axis: 0 }), 'float', [L, 2, Hkv, 'S', D]);
-  g.output(IO.scores, g.op('Concat', scoreRows, { axis: 0 }), 'float', [L * Hkv, 'C']);
-  g.output(IO.colsum, g.op('Concat', colsumRows, { axis: 0 }), 'float', [L * Hkv, 'T']);
+  if (!step) {
+    g.output(IO.scores, g.op('Concat', scoreRows, { axis: 0 }), 'float', [L * Hkv, 'C']);
+    g.output(IO.colsum, g.op('Concat', colsumRows, { axis: 0 }), 'float', [L * Hkv, 'T']);
+  }
   return g.encode('repozip');
 }
 

@@ -1,4 +1,5 @@
-// A loaded model: config, tokenizer and one onnxruntime session over our decoder graph.
+// A loaded model: config, tokenizer and one onnxruntime session over our decoder graph, plus, on
+// the CPU, optionally a second one over the same graph with other weights (int8) for decode steps.
 // `forward` is the single entry point every phase uses (prefill, decode, KVzip scoring, baseline
 // statistics); what it computes is decided by the outputs it asks for.
 import * as fs from 'node:fs';
@@ -9,7 +10,7 @@ import { Cache, KvCache } from '../kv/cache';
 import { DeviceCache } from '../kv/device-cache';
 import { DeviceOps } from '../runtime/device-ops';
 import type { Device } from '../devices';
-import { cacheResidence, Fallback, openSession } from '../runtime/session';
+import { cacheResidence, createSession, Fallback, openSession } from '../runtime/session';
 import { Tokenizer } from '../tokenizer';
 import { ModelConfig, readConfig } from './config';
 import { convertModel, defaultCacheRoot } from './convert';
@@ -21,10 +22,18 @@ export interface LoadOptions {
   device?: Device;
   /** Default fp32; `auto` decides per device and memory (choose-weights.ts). */
   weights?: WeightChoice;
+  /**
+   * Weights of a second session that runs single-token steps (decoding) over the same host cache,
+   * while prefill and scoring keep `weights`: a step reads every weight once, so fewer bytes decode
+   * faster. Default: what `auto` decided (int8 beside fp32 when memory allows), else none.
+   */
+  decodeWeights?: WeightFormat;
   threads?: number;
   cacheRoot?: string;
   probeLayers?: number[];
   forbidCpuFallback?: boolean;
+  /** File prefix of onnxruntime profiles: `<profile>-main_*.json` and `<profile>-decode_*.json`, written at dispose(). */
+  profile?: string;
 }
 
 export interface ForwardRequest {
@@ -58,6 +67,8 @@ export class Model {
     readonly config: ModelConfig,
     readonly tokenizer: Tokenizer,
     private readonly session: ort.InferenceSession,
+    /** Runs the single-token steps when set (host cache only). */
+    private readonly decodeSession: ort.InferenceSession | null,
     readonly device: string,
     readonly info: {
       graphDir: string;
@@ -66,12 +77,19 @@ export class Model {
       weights: WeightFormat;
       weightsWhy?: string;
       weightBytes: number;
+      /** The decode session's weights and the size of their file. */
+      decode?: { weights: WeightFormat; weightBytes: number };
       fallbacks: Fallback[];
     },
     private readonly probeLayers: number[],
     /** Present when the KV cache lives on the device (WebGPU): the sessions that move it. */
     readonly deviceOps: DeviceOps | null,
-  ) {}
+  ) {
+    this.stepInputs = new Set(decodeSession?.inputNames ?? []);
+  }
+
+  /** The decode session's inputs: a subset of the main session's. */
+  private readonly stepInputs: Set<string>;
 
   static async load(dir: string, opts: LoadOptions = {}): Promise<Model> {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new EngineError('missing-file', `model folder ${dir} does not exist`);
@@ -87,10 +105,19 @@ export class Model {
         const gpuOutputs = cache === 'device' ? heads.flatMap(([l, h]) => [IO.presentK(l, h), IO.presentV(l, h)]) : [];
         return { model: conv.graph, gpuOutputs, conv, decision };
       },
-      { device: opts.device ?? 'cpu', threads: opts.threads, forbidCpuFallback: opts.forbidCpuFallback },
+      { device: opts.device ?? 'cpu', threads: opts.threads, forbidCpuFallback: opts.forbidCpuFallback, profile: opts.profile && `${opts.profile}-main` },
     );
     const { conv, decision } = opened.plan;
     const ops = cacheResidence(opened.device) === 'device' ? await DeviceOps.create({ forbidCpuFallback: opts.forbidCpuFallback }) : null;
+    // the step graph with other weights: a subset of the main graph's inputs and outputs, so it runs
+    // on the same host cache
+    const decodeWeights = opts.decodeWeights ?? decision.decode;
+    let decode: { session: ort.InferenceSession; weights: WeightFormat; weightBytes: number } | undefined;
+    if (decodeWeights && decodeWeights !== decision.weights && opened.device === 'cpu') {
+      const dc = convertModel(dir, config, { weights: decodeWeights, cache: 'host', step: true }, opts.cacheRoot ?? defaultCacheRoot());
+      const session = await createSession({ model: dc.graph }, 'cpu', { threads: opts.threads, profile: opts.profile && `${opts.profile}-decode` });
+      decode = { session, weights: decodeWeights, weightBytes: fs.statSync(path.join(dc.dir, 'weights.bin')).size };
+    }
     const info = {
       graphDir: conv.dir,
       converted: !conv.reused,
@@ -98,9 +125,10 @@ export class Model {
       weights: decision.weights,
       weightsWhy: decision.why,
       weightBytes: fs.statSync(path.join(conv.dir, 'weights.bin')).size,
+      decode: decode && { weights: decode.weights, weightBytes: decode.weightBytes },
       fallbacks: opened.fallbacks,
     };
-    return new Model(dir, config, tokenizer, opened.session, opened.device, info, opts.probeLayers ?? [], ops);
+    return new Model(dir, config, tokenizer, opened.session, decode?.session ?? null, opened.device, info, opts.probeLayers ?? [], ops);
   }
 
   /** An empty cache where this model's session wants it: host arrays, or GPU memory. */
@@ -160,7 +188,12 @@ export class Model {
       if (append) cache.appendPresent(present, positions);
       else for (let l = 0; l < L; l++) for (let h = 0; h < Hkv; h++) present(l, h).forEach((t) => t.dispose());
     } else {
-      out = await this.session.run(feeds, append ? [IO.present, ...fetches] : fetches);
+      // a decode step (one new token, logits and the cache only) on the decode session when there is one
+      const step = S === 1 && !req.score && !req.colsum && !req.probes;
+      const session = step && this.decodeSession ? this.decodeSession : this.session;
+      // the step graph takes only the inputs a step needs
+      if (session !== this.session) for (const name of Object.keys(feeds)) if (!this.stepInputs.has(name)) delete feeds[name];
+      out = await session.run(feeds, append ? [IO.present, ...fetches] : fetches);
       if (append) (cache as KvCache).appendPresent(out[IO.present].data as Float32Array, positions);
     }
     const result: ForwardResult = {};
@@ -198,6 +231,7 @@ export class Model {
 
   async dispose(): Promise<void> {
     await this.session.release();
+    await this.decodeSession?.release();
     await this.deviceOps?.release();
   }
 }

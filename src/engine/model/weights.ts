@@ -5,8 +5,10 @@ import { crc32 } from 'node:zlib';
 import { Graph } from '../onnx/builder';
 import { f32ToF16 } from '../tensor/half';
 
-export type WeightFormat = 'fp32' | 'fp16' | 'int4';
-export const INT4_BLOCK = 32;
+export type WeightFormat = 'fp32' | 'fp16' | 'int8' | 'int4';
+/** The quantised formats and their bits per weight (MatMulNBits, blocks of QUANT_BLOCK along k). */
+export const QUANT_BITS: Partial<Record<WeightFormat, 4 | 8>> = { int8: 8, int4: 4 };
+export const QUANT_BLOCK = 32;
 
 /** A file's size and CRC-32, as the conversion's completion marker records them. */
 export interface FileSum {
@@ -49,14 +51,14 @@ export class WeightFile {
     return this.graph.external(name, half ? 'float16' : 'float', dims, this.location, offset, length);
   }
 
-  /** Stores `w` [n, k] (row = output channel, as in nn.Linear) in MatMulNBits' int4 layout. */
-  int4(name: string, w: Float32Array, n: number, k: number): { b: string; scales: string; zeros: string } {
-    const q = quantizeInt4(w, n, k);
-    const blocks = Math.ceil(k / INT4_BLOCK);
+  /** Stores `w` [n, k] (row = output channel, as in nn.Linear) in MatMulNBits' `bits`-bit layout. */
+  nbits(name: string, w: Float32Array, n: number, k: number, bits: 4 | 8): { b: string; scales: string; zeros: string } {
+    const q = quantize(w, n, k, bits);
+    const blocks = Math.ceil(k / QUANT_BLOCK);
     return {
-      b: this.graph.external(`${name}.q4`, 'uint8', [n, blocks, INT4_BLOCK / 2], this.location, ...at(this.write(q.packed))),
+      b: this.graph.external(`${name}.q${bits}`, 'uint8', [n, blocks, (QUANT_BLOCK * bits) / 8], this.location, ...at(this.write(q.packed))),
       scales: this.graph.external(`${name}.scales`, 'float', [n, blocks], this.location, ...at(this.write(new Uint8Array(q.scales.buffer)))),
-      zeros: this.graph.external(`${name}.zp`, 'uint8', [n, Math.ceil(blocks / 2)], this.location, ...at(this.write(q.zeros))),
+      zeros: this.graph.external(`${name}.zp`, 'uint8', [n, zeroBytes(blocks, bits)], this.location, ...at(this.write(q.zeros))),
     };
   }
 
@@ -80,20 +82,28 @@ export function transpose(a: Float32Array, rows: number, cols: number): Float32A
   return out;
 }
 
+/** Bytes of one row's packed zero points: `8 / bits` blocks per byte. */
+const zeroBytes = (blocks: number, bits: number) => Math.ceil((blocks * bits) / 8);
+
 /**
- * Asymmetric 4-bit block quantisation along k (blocks of 32), in MatMulNBits' layout:
- * value i of a block in the low nibble of byte i/2 when i is even, the high nibble when odd;
- * zero points packed two blocks per byte the same way. Dequantised value = (q - zp) * scale.
+ * Asymmetric `bits`-bit block quantisation along k (blocks of 32), in MatMulNBits' layout: value i
+ * of a block in byte i·bits/8, the low bits first (4-bit: i even in the low nibble, odd in the high;
+ * 8-bit: one byte each); zero points packed the same way, one per block. Dequantised value = (q - zp) * scale.
  */
-export function quantizeInt4(w: Float32Array, n: number, k: number): { packed: Uint8Array; scales: Float32Array; zeros: Uint8Array } {
-  const blocks = Math.ceil(k / INT4_BLOCK);
-  const packed = new Uint8Array(n * blocks * (INT4_BLOCK / 2));
+export function quantize(w: Float32Array, n: number, k: number, bits: 4 | 8): { packed: Uint8Array; scales: Float32Array; zeros: Uint8Array } {
+  const blocks = Math.ceil(k / QUANT_BLOCK);
+  const top = (1 << bits) - 1;
+  const perByte = 8 / bits;
+  const blob = QUANT_BLOCK / perByte;
+  const packed = new Uint8Array(n * blocks * blob);
   const scales = new Float32Array(n * blocks);
-  const zeros = new Uint8Array(n * Math.ceil(blocks / 2));
+  const zeros = new Uint8Array(n * zeroBytes(blocks, bits));
+  // ORs value q into slot j of the bytes starting at `base`
+  const put = (a: Uint8Array, base: number, j: number, q: number) => (a[base + Math.floor(j / perByte)] |= q << ((j % perByte) * bits));
   for (let r = 0; r < n; r++) {
     for (let b = 0; b < blocks; b++) {
-      const k0 = b * INT4_BLOCK;
-      const k1 = Math.min(k, k0 + INT4_BLOCK);
+      const k0 = b * QUANT_BLOCK;
+      const k1 = Math.min(k, k0 + QUANT_BLOCK);
       let lo = 0;
       let hi = 0; // the range always holds 0 so that zero stays exact
       for (let i = k0; i < k1; i++) {
@@ -101,19 +111,14 @@ export function quantizeInt4(w: Float32Array, n: number, k: number): { packed: U
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
-      const scale = (hi - lo) / 15 || 1;
-      const zp = Math.min(15, Math.max(0, Math.round(-lo / scale)));
+      const scale = (hi - lo) / top || 1;
+      const zp = Math.min(top, Math.max(0, Math.round(-lo / scale)));
       scales[r * blocks + b] = scale;
-      const zi = r * Math.ceil(blocks / 2) + (b >> 1);
-      zeros[zi] |= b & 1 ? zp << 4 : zp;
-      const base = (r * blocks + b) * (INT4_BLOCK / 2);
-      for (let i = k0; i < k1; i++) {
-        const q = Math.min(15, Math.max(0, Math.round(w[r * k + i] / scale) + zp));
-        const j = i - k0;
-        packed[base + (j >> 1)] |= j & 1 ? q << 4 : q;
-      }
+      put(zeros, r * zeroBytes(blocks, bits), b, zp);
+      const base = (r * blocks + b) * blob;
+      for (let i = k0; i < k1; i++) put(packed, base, i - k0, Math.min(top, Math.max(0, Math.round(w[r * k + i] / scale) + zp)));
       // padding past k (when k is not a multiple of 32) quantises to zp, i.e. exactly 0
-      for (let j = k1 - k0; j < INT4_BLOCK; j++) packed[base + (j >> 1)] |= j & 1 ? zp << 4 : zp;
+      for (let j = k1 - k0; j < QUANT_BLOCK; j++) put(packed, base, j, zp);
     }
   }
   return { packed, scales, zeros };

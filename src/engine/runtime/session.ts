@@ -19,6 +19,8 @@ export interface SessionOptions {
   threads?: number;
   /** Fail instead of silently running unsupported nodes on the CPU (tests of GPU paths). */
   forbidCpuFallback?: boolean;
+  /** onnxruntime's per-node profile, written to `<profile>_<date>.json` when the session releases (bench/profile-decode.ts). */
+  profile?: string;
 }
 
 /** What to open on one EP: the graph, and which of its outputs stay in GPU memory. */
@@ -111,6 +113,7 @@ export async function createSession(plan: SessionPlan, device: Exclude<Device, '
     executionProviders: providers(device),
     graphOptimizationLevel: 'all',
     intraOpNumThreads: opts.threads ?? 0,
+    ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profile } : {}),
     ...(gpu.length ? { preferredOutputLocation: Object.fromEntries(gpu.map((n) => [n, 'gpu-buffer' as const])) } : {}),
     extra: {
       session: {

@@ -175,7 +175,7 @@ async function storedSegment(
       ? 'reused'
       : await withBuildLock(stores.segments.dir, seg.key, { ready, signal: ctx.signal, onWait: ctx.onWait }, async () => {
           const tb = performance.now();
-          checkMemory(model.config, model.info.weightBytes, model.info.weights, plan.anchor.length + seg.ids.length, MAX_CHUNK);
+          checkMemory(model.config, model.info, plan.anchor.length + seg.ids.length, MAX_CHUNK);
           const built = await buildSegment(model, plan.anchor, Array.from(seg.ids), plan.postfix, s, { signal: ctx.signal });
           counts.prefillMs += built.prefillMs;
           counts.scoreMs += built.scoreMs;
