@@ -228,7 +228,8 @@ export class EngineService {
       );
       counts = built.counts;
       Object.assign(timings, { segment: counts.segmentMs, build: counts.buildMs, prefill: counts.prefillMs, scoring: counts.scoreMs, write: counts.writeMs });
-      if (r.budgetBytes) await collectGarbage(stores, r.budgetBytes, [plan.snapshotKey]);
+      // a part (a shard, a pull) writes no manifest: no gc here, which would take the segments no manifest names yet
+      if (r.budgetBytes && !counts.left) await collectGarbage(stores, r.budgetBytes, [plan.snapshotKey]);
       found = how.whole ? await read(plan.snapshotKey) : { summary: built.manifest };
       if (!found) throw new EngineError('corrupt-cache', `the manifest of snapshot ${plan.snapshotKey} was removed while it was being read; index again`);
       if (counts.left) return { ...found, counts, files, timings: { ...timings, snapshot: performance.now() - t0 } }; // a part: nothing to remember
@@ -256,7 +257,13 @@ export class EngineService {
       if (remote) {
         // what this call provides (its share, as stored: a failed segment is not), with the listing of their checksums
         const mine = await storedKeys(shard ? m.keys.filter((key) => inShard(key, shard)) : m.keys, stores);
-        await remote.push(m.snapshotKey, mine, shard ? `shard-${shard.index}-of-${shard.count}` : 'all');
+        // a shard's segments are named by no manifest here: a running-build record keeps another process's gc off them until pushed
+        await stores.manifests.savePending(m.snapshotKey, mine);
+        try {
+          await remote.push(m.snapshotKey, mine, shard ? `shard-${shard.index}-of-${shard.count}` : 'all');
+        } finally {
+          await stores.manifests.removePending(m.snapshotKey).catch(() => {});
+        }
       }
       return {
         key: m.snapshotKey,

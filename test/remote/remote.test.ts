@@ -193,3 +193,10 @@ test('nothing but the local server was reached', () => {
   assert.ok(reached.size > 0, 'connections are seen');
   for (const host of reached) assert.ok(host === '127.0.0.1' || host.startsWith('/') || host.startsWith('\\\\'), `reached ${host}`);
 });
+
+test('a shard built under a disk budget keeps and pushes its segments, which no manifest names yet', async () => {
+  const one = await index({ url: url('budget') }, { shard: { index: 2, count: 2 }, repo: { root: repo, ratio: 0.5, budgetBytes: 1 } });
+  assert.equal(one.r.segments.built, 2);
+  assert.equal(one.r.remote!.pushed, 2, JSON.stringify([one.r.remote, one.notices]));
+  assert.equal(fs.readdirSync(one.stores.segments.dir).filter((f) => f.endsWith('.rzkv')).length, 2);
+});
