@@ -1,8 +1,9 @@
 // A snapshot's segments shared through an S3-compatible bucket: a team's builder (CI) pushes them
 // once, and every client pulls what it lacks before building only what is still missing. Layout
-// under the prefix: `segments/<key>.rzkv` (content-addressed: a key always names the same bytes,
-// so an object already there is not uploaded again) and `manifests/<snapshotKey>/<part>.json`
-// (listing.ts: each builder's checksums, signed when it has a key). A download is used only after
+// under the prefix: `segments/<key>.rzkv` (content-addressed: a key names the same content, so an
+// object already there is not uploaded again; a segment rebuilt elsewhere may differ in bytes, its
+// header carrying the build time, which is why listings carry checksums) and
+// `manifests/<snapshotKey>/<part>.json` (listing.ts: each builder's checksums, signed when it has a key). A download is used only after
 // the local store's own full check (format, checksum, model fingerprint, key) and, when listed,
 // its sha256 matching the listing; anything else is rejected, named, and built here instead.
 import { createHash, type KeyObject } from 'node:crypto';
