@@ -260,63 +260,40 @@ test('`eval recall` with every press runs to the end when the context fills the 
   // 2048 positions, chunk 512: the context and the calibration text may take ~1500 tokens, which a
   // pass with the default 2000-token chunk (re-feeding all of them) would not fit
   const model = makeRandomModel(path.join(dir, 'llama3'), FAMILY_SPECS.llama3);
-  const out = JSON.parse(
-    execFileSync(
-      process.execPath,
-      [
-        CLI,
-        'eval',
-        'recall',
-        '--repo',
-        path.resolve('test/fixtures/heldout-jwt'),
-        '--model',
-        model,
-        '--device',
-        'cpu',
-        '--cache-dir',
-        cacheRoot,
-        '--chunk',
-        '512',
-        '--queries',
-        '4',
-        '--ratios',
-        '1,0.3',
-        '--json',
-      ],
-      { encoding: 'utf8' },
-    ),
-  ) as { rows: { press: string; ratio: number; tokenAccuracy: number; keptRatio: number }[]; full: { tokenAccuracy: number } };
+  /** `repozip eval recall` on the held-out PyJWT files with this model, plus `extra`. */
+  const recallCli = (...extra: string[]) =>
+    JSON.parse(
+      execFileSync(
+        process.execPath,
+        [
+          CLI,
+          'eval',
+          'recall',
+          '--repo',
+          path.resolve('test/fixtures/heldout-jwt'),
+          '--model',
+          model,
+          '--device',
+          'cpu',
+          '--cache-dir',
+          cacheRoot,
+          '--chunk',
+          '512',
+          '--queries',
+          '4',
+          ...extra,
+          '--json',
+        ],
+        { encoding: 'utf8' },
+      ),
+    ) as { rows: { press: string; ratio: number; tokenAccuracy: number; keptRatio: number }[]; full: { tokenAccuracy: number } };
+  const out = recallCli('--ratios', '1,0.3');
   assert.deepEqual([...new Set(out.rows.map((r) => r.press))], PRESS_NAMES, 'every registered press, in the registry order');
   for (const r of out.rows) {
     if (r.ratio === 1) assert.equal(r.tokenAccuracy, out.full.tokenAccuracy, r.press);
     else assert.ok(Math.abs(r.keptRatio - 0.3) < 1e-3, `${r.press} kept ${r.keptRatio}`);
   }
-  const bare = JSON.parse(
-    execFileSync(
-      process.execPath,
-      [
-        CLI,
-        'eval',
-        'recall',
-        '--repo',
-        path.resolve('test/fixtures/heldout-jwt'),
-        '--model',
-        model,
-        '--device',
-        'cpu',
-        '--cache-dir',
-        cacheRoot,
-        '--chunk',
-        '512',
-        '--queries',
-        '4',
-        '--presses',
-        'none',
-        '--json',
-      ],
-      { encoding: 'utf8' },
-    ),
-  ) as typeof out;
+  const bare = recallCli('--presses', 'none');
   assert.deepEqual(bare.rows, [], '--presses none: no press rows');
   assert.equal(bare.full.tokenAccuracy, out.full.tokenAccuracy, 'the same full-cache answers');
 });
