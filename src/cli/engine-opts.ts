@@ -55,7 +55,7 @@ export async function loadModel(v: ModelFlags, signal?: AbortSignal): Promise<Mo
   const model = await Model.load(chosen.dir, opts);
   if (model.info.reconverted) process.stderr.write(`repozip: ${model.info.reconverted}\n`);
   if (model.info.fallbacks.length) process.stderr.write(`repozip: ${describeFallbacks(model.device, model.info.fallbacks)}\n`);
-  const notice = weightsNotice(model.info.weights, model.info.weightsWhy);
+  const notice = weightsNotice(model.info);
   if (notice) process.stderr.write(`repozip: ${notice}\n`);
   return model;
 }

@@ -22,7 +22,7 @@ export interface EngineSettings {
   /** A model folder or a hub id `org/name[@revision]`; absent: the default for the device. */
   model?: string;
   device?: Device;
-  /** Absent: auto (fp16 on a GPU; on the CPU fp32 unless it would crowd memory, then int4: choose-weights.ts). */
+  /** Absent: auto (fp16 on a GPU; on the CPU fp32, with int8 for decoding when both fit, unless fp32 would crowd memory, then int4: choose-weights.ts). */
   weights?: WeightChoice;
   /** Where converted models are kept (and snapshots, unless snapshotDir says otherwise). */
   cacheDir?: string;

@@ -121,7 +121,7 @@ export class EngineService {
     this.model = await Model.load(chosen.dir, { device: s.device ?? 'auto', weights: s.weights ?? 'auto', cacheRoot: s.cacheDir });
     if (this.model.info.reconverted) ctx.emit({ kind: 'notice', message: this.model.info.reconverted });
     if (this.model.info.fallbacks.length) ctx.emit({ kind: 'notice', message: describeFallbacks(this.model.device, this.model.info.fallbacks) });
-    const weights = weightsNotice(this.model.info.weights, this.model.info.weightsWhy);
+    const weights = weightsNotice(this.model.info);
     if (weights) ctx.emit({ kind: 'notice', message: weights });
     this.modelId = chosen.id;
     this.modelKey = key;

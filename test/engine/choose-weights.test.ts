@@ -1,11 +1,12 @@
 // --weights auto: fp32 while it (with onnxruntime's packed copy) takes at most half of the available
 // memory, with an int8 set for decoding when that fits too, int4 beyond; GPU providers take fp16; an
 // explicit choice is never second-guessed. Then a real load under a memory limit that fp32 would
-// crowd converts and runs int4 and says why, and one with room runs fp32 with an int8 decode session.
+// crowd converts and runs int4 and says why, and one with room runs fp32 with an int8 decode session and
+// says so too (the user is told whenever the answers do not come from plain fp32).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { chooseWeights } from '../../src/engine/model/choose-weights';
+import { chooseWeights, weightsNotice } from '../../src/engine/model/choose-weights';
 import { readConfig } from '../../src/engine/model/config';
 import { parameterCount } from '../../src/engine/model/parameters';
 import { Model } from '../../src/engine/model/model';
@@ -43,7 +44,7 @@ test('a load with auto under a tight memory limit runs int4 and says why; with r
     process.env.REPOZIP_MEMORY_LIMIT = String(2 * 2 * 4 * parameterCount(readConfig(TINY)) - 1);
     const small = await Model.load(TINY, { device: 'cpu', weights: 'auto', cacheRoot, threads: 1 });
     assert.equal(small.info.weights, 'int4');
-    assert.match(small.info.weightsWhy!, /^auto: int4 weights/);
+    assert.match(weightsNotice(small.info)!, /^auto: int4 weights/);
     assert.match(small.info.graphDir, /-int4/);
     const out = await small.forward({ ids: [1, 2, 3], cache: small.newCache(), logits: true });
     assert.ok(out.logits!.every(Number.isFinite));
@@ -52,7 +53,11 @@ test('a load with auto under a tight memory limit runs int4 and says why; with r
     const roomy = await Model.load(TINY, { device: 'cpu', weights: 'auto', cacheRoot, threads: 1 });
     assert.equal(roomy.info.weights, 'fp32');
     assert.equal(roomy.info.decode?.weights, 'int8');
+    assert.match(weightsNotice(roomy.info)!, /^auto: fp32 weights, int8 for decoding/);
     await roomy.dispose();
+    const plain = await Model.load(TINY, { device: 'cpu', weights: 'fp32', cacheRoot, threads: 1 });
+    assert.equal(weightsNotice(plain.info), undefined, 'plain fp32 is not announced');
+    await plain.dispose();
   } finally {
     if (before === undefined) delete process.env.REPOZIP_MEMORY_LIMIT;
     else process.env.REPOZIP_MEMORY_LIMIT = before;

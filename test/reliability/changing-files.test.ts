@@ -13,7 +13,9 @@ import type { EngineEvent } from '../../src/engine/protocol';
 import { write } from '../repo/fixture';
 import { indexParams, recorder, scratch, smallRepo } from './helpers';
 
-const { dir, engine } = scratch('changing-files');
+const { dir, engine: withAuto } = scratch('changing-files');
+// fp32 whatever the machine's memory: with auto, an int8 decode set would add its own notice
+const engine = { ...withAuto, weights: 'fp32' as const };
 const service = new EngineService();
 after(() => service.dispose());
 

@@ -42,7 +42,8 @@ let machines = 0;
 /** A machine of its own: a fresh cache folder, the bundled tiny model. */
 function machine(remote: RemoteSettings): { engine: EngineSettings; stores: SegmentStores } {
   const cacheDir = path.join(dir, `machine-${++machines}`);
-  return { engine: { ...engine, cacheDir, remote }, stores: new SegmentStores(path.join(cacheDir, 'snapshots')) };
+  // fp32 whatever the machine's memory: with auto, an int8 decode set would add its own notice
+  return { engine: { ...engine, weights: 'fp32', cacheDir, remote }, stores: new SegmentStores(path.join(cacheDir, 'snapshots')) };
 }
 
 async function index(remote: RemoteSettings, extra: Partial<IndexParams> = {}) {

@@ -37,9 +37,10 @@ export interface WeightDecision {
   why?: string;
 }
 
-/** What the user is told about the weights: what auto chose, unless fp32 (which anyone expects). */
-export function weightsNotice(weights: WeightFormat, why: string | undefined): string | undefined {
-  return weights !== 'fp32' ? why : undefined;
+/** What the user is told about the weights: what auto chose, unless plain fp32 (which anyone expects);
+ *  an int8 decode set is said, since it changes the answers' logits slightly. */
+export function weightsNotice(info: { weights: WeightFormat; decode?: { weights: WeightFormat }; weightsWhy?: string }): string | undefined {
+  return info.weights !== 'fp32' || info.decode ? info.weightsWhy : undefined;
 }
 
 const gb = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GB`;
