@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { calibrateHeads } from '../../src/engine/calibration';
 import { compressContext } from '../../src/engine/kv/compress';
 import { makePress, PRESSES } from '../../src/engine/kv/presses';
+import { CHUNK_LENGTH } from '../../src/engine/kv/presses/chunked';
 import { isScaffold, SCAFFOLD_FACTOR } from '../../src/engine/kv/presses/scaffold';
 import { Model } from '../../src/engine/model/model';
 import { rng } from '../../src/engine/sampling';
@@ -85,6 +86,41 @@ test('kvzip-code: a token of whitespace and punctuation only scores half what KV
         const at = u * plain.length + i;
         assert.equal(code.data[at], scaffold[i] ? Math.fround(plain.data[at] * SCAFFOLD_FACTOR) : plain.data[at], `head ${u}, token ${i}`);
       }
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('kvzip-chunk: each aligned run of CHUNK_LENGTH entries scores its KVzip mean, so selection keeps whole runs', async () => {
+  const model = await Model.load(makeRandomModel(path.join(dir, 'qwen2-chunk'), FAMILY_SPECS.qwen2), { device: 'cpu', cacheRoot, threads: 1 });
+  try {
+    const next = rng(31);
+    const ids = (n: number) => Array.from({ length: n }, () => 3 + Math.floor(next() * (VOCAB - 8)));
+    // 2.5 chunks: the last one short
+    const [prefix, context] = [ids(3), ids(2 * CHUNK_LENGTH + CHUNK_LENGTH / 2)];
+    const run = async (id: string) => compressContext(model, prefix, context, [], { press: makePress(id, { chunk: 16 }), ratio: 0.4 });
+    const [plain, chunked] = [await run('kvzip'), await run('kvzip-chunk')];
+    const n = context.length;
+    const units = plain.scores.layers * plain.scores.kvHeads;
+    let partial = 0;
+    for (let u = 0; u < units; u++) {
+      for (let c0 = 0; c0 < n; c0 += CHUNK_LENGTH) {
+        const c1 = Math.min(n, c0 + CHUNK_LENGTH);
+        let mean = 0;
+        for (let i = c0; i < c1; i++) mean += plain.scores.data[u * n + i] / (c1 - c0);
+        const kept = new Set<number>();
+        for (let i = c0; i < c1; i++) {
+          assert.ok(Math.abs(chunked.scores.data[u * n + i] - mean) <= 1e-6 * Math.abs(mean) + 1e-9, `head ${u}, entry ${i}: the chunk's mean`);
+          kept.add(chunked.keep[u * n + i]);
+        }
+        if (kept.size > 1) partial++;
+      }
+    }
+    // a run is cut only where a top-k's threshold falls inside it: once per head's floor, once for the global rest
+    assert.ok(partial <= units + 1, `${partial} runs kept in part`);
+    assert.notDeepEqual(chunked.keep, plain.keep, 'the runs are not what KVzip alone keeps');
+    plain.cache.dispose();
+    chunked.cache.dispose();
   } finally {
     await model.dispose();
   }

@@ -4,6 +4,7 @@ import { EngineError } from '../../errors';
 import { Press } from '../press';
 import { BUDGET_MODES, BudgetMode } from '../select';
 import { H2OPress, KnormPress, PyramidKVPress, RandomPress, SnapKVPress, StreamingPress } from './baselines';
+import { ChunkedScores } from './chunked';
 import { KVzipPress } from './kvzip';
 import { KVzipHeadPress } from './kvzip-head';
 import { ScaffoldDemotion } from './scaffold';
@@ -31,6 +32,7 @@ export const PRESSES: readonly PressEntry[] = [
   { id: 'kvzip', make: (o) => new KVzipPress(o.chunk) },
   { id: 'kvzip+', make: (o) => new KVzipPress(o.chunk, true) },
   { id: 'kvzip-code', make: (o) => new ScaffoldDemotion(new KVzipPress(o.chunk)) },
+  { id: 'kvzip-chunk', make: (o) => new ChunkedScores(new KVzipPress(o.chunk)) },
   { id: 'kvzip-head', needsCalibration: true, make: (o) => new KVzipHeadPress(calibrated(o)) },
   { id: 'snapkv', make: () => new SnapKVPress() },
   { id: 'pyramidkv', make: () => new PyramidKVPress() },

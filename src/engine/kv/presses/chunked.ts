@@ -1,0 +1,40 @@
+// ChunkKV (arXiv 2502.00299; kvpress's ChunkKVPress): keep and evict runs of consecutive entries,
+// not single ones. A continuation is read from consecutive positions of the context, so an eviction
+// that leaves every third token of a passage costs every copy from it, while the same budget spent
+// on whole passages leaves those intact. Each entry's score becomes the mean of its aligned chunk's
+// in its (layer, KV head); the shared selection then takes whole chunks (a tie at the threshold
+// takes a chunk's first entries).
+import { Press, PressContext } from '../press';
+import type { ScoreGrid } from '../select';
+
+/** Entries per chunk: kvpress's ChunkKVPress default, not tuned here. */
+export const CHUNK_LENGTH = 20;
+
+export class ChunkedScores implements Press {
+  readonly name: string;
+  readonly needsPrefillStats: boolean;
+  readonly budget: Press['budget'];
+
+  constructor(
+    readonly inner: Press,
+    readonly chunkLength = CHUNK_LENGTH,
+  ) {
+    this.name = `${inner.name}-chunk`;
+    this.needsPrefillStats = inner.needsPrefillStats;
+    this.budget = inner.budget;
+  }
+
+  async score(ctx: PressContext): Promise<ScoreGrid> {
+    const grid = await this.inner.score(ctx);
+    const { data, length: n } = grid;
+    for (let u = 0; u < grid.layers * grid.kvHeads; u++) {
+      for (let c0 = u * n; c0 < (u + 1) * n; c0 += this.chunkLength) {
+        const c1 = Math.min(c0 + this.chunkLength, (u + 1) * n);
+        let sum = 0;
+        for (let i = c0; i < c1; i++) sum += data[i];
+        data.fill(sum / (c1 - c0), c0, c1);
+      }
+    }
+    return grid;
+  }
+}
