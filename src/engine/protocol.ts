@@ -104,7 +104,8 @@ export interface AskParams {
   question: string;
   maxTokens?: number;
   temperature?: number;
-  /** Build the cache first when there is none for the current snapshot. */
+  /** Build the cache first when there is none for the current snapshot; false: build nothing (what
+   *  is missing is still pulled from the remote store, when there is one). */
   build?: boolean;
   /** What the editor knows besides the question; it steers which segments are loaded. */
   editor?: EditorContext;

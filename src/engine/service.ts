@@ -228,6 +228,12 @@ export class EngineService {
       );
       counts = built.counts;
       Object.assign(timings, { segment: counts.segmentMs, build: counts.buildMs, prefill: counts.prefillMs, scoring: counts.scoreMs, write: counts.writeMs });
+      // a question that may build nothing (ask --no-build) and did not find every segment, here or remotely
+      if (counts.left && how.whole)
+        throw new EngineError(
+          'bad-input',
+          `${counts.left} of the ${counts.total} segments of the current snapshot are neither in this cache nor in the remote store, and this call builds nothing: build them first (repozip index)`,
+        );
       // a part (a shard, a pull) writes no manifest: no gc here, which would take the segments no manifest names yet
       if (r.budgetBytes && !counts.left) await collectGarbage(stores, r.budgetBytes, [plan.snapshotKey]);
       found = how.whole ? await read(plan.snapshotKey) : { summary: built.manifest };
@@ -290,7 +296,9 @@ export class EngineService {
     const remote = this.remote(p.engine, model, ctx);
     let cur: Current;
     try {
-      cur = await this.current(model, p.engine, r, ctx, { build: p.build !== false, remote, verify: false, whole: true });
+      // --no-build still pulls: fetching what others built is not building
+      const how = { build: p.build !== false || remote !== undefined, fetchOnly: p.build === false, remote, verify: false, whole: true };
+      cur = await this.current(model, p.engine, r, ctx, how);
       // what a question had to build, others need not: uploaded unless read-only (the checksum listing is the builders' to write)
       if (remote && cur.counts?.built) await remote.push(cur.summary.snapshotKey, await storedKeys(cur.summary.keys, stores));
     } finally {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { EngineService } from '../../src/engine/service';
-import type { EngineSettings, IndexParams, RemoteSettings, Shard } from '../../src/engine/protocol';
+import type { AskParams, EngineSettings, IndexParams, RemoteSettings, Shard } from '../../src/engine/protocol';
 import { parseShard, inShard } from '../../src/engine/segments/shard';
 import { SegmentStores } from '../../src/engine/segments/snapshot';
 import { indexParams, recorder, scratch, smallRepo } from '../reliability/helpers';
@@ -58,12 +58,12 @@ async function index(remote: RemoteSettings, extra: Partial<IndexParams> = {}) {
   }
 }
 
-async function ask(remote: RemoteSettings) {
+async function ask(remote: RemoteSettings, extra: Partial<AskParams> = {}) {
   const m = machine(remote);
   const service = new EngineService();
   const ctx = recorder();
   try {
-    const r = await service.ask({ ...indexParams(m.engine, { root: repo }), question: 'what does add do?', maxTokens: 4 }, ctx);
+    const r = await service.ask({ ...indexParams(m.engine, { root: repo }), question: 'what does add do?', maxTokens: 4, ...extra }, ctx);
     return { r, notices: ctx.notices(), stores: m.stores };
   } finally {
     await service.dispose();
@@ -104,6 +104,31 @@ test('two shards built on two machines and pushed; a third machine answers with 
     assert.equal(fs.statSync(path.join(client.stores.segments.dir, f)).mode & 0o777, 0o600, `${f} is private`);
   assert.ok(client.r.text.length > 0);
   assert.deepEqual(client.notices, []);
+});
+
+test('ask --no-build pulls what the store has and builds nothing; what it lacks is a clear error, nothing built', async () => {
+  const builder = await index({ url: url('no-build') });
+  const client = await ask({ url: url('no-build'), readOnly: true }, { build: false });
+  assert.deepEqual(client.r.segments, { total: 3, reused: 3, built: 0, failed: [] });
+  assert.equal(client.r.remote!.pulled, 3);
+  assert.ok(client.r.text.length > 0);
+
+  const victim = fs.readdirSync(builder.stores.segments.dir).find((f) => f.endsWith('.rzkv'))!;
+  await server.remove(`no-build/segments/${victim}`);
+  const m = machine({ url: url('no-build'), readOnly: true });
+  const service = new EngineService();
+  try {
+    await assert.rejects(service.ask({ ...indexParams(m.engine, { root: repo }), question: 'x', maxTokens: 4, build: false }, recorder()), {
+      code: 'bad-input',
+      message:
+        /^1 of the 3 segments of the current snapshot are neither in this cache nor in the remote store, and this call builds nothing: build them first \(repozip index\)$/,
+    });
+  } finally {
+    await service.dispose();
+  }
+  const here = fs.readdirSync(m.stores.segments.dir).filter((f) => f.endsWith('.rzkv'));
+  assert.equal(here.length, 2, 'the two the store had were pulled; the third was not built');
+  assert.ok(!here.includes(victim));
 });
 
 test('push and pull: a damaged object is rejected by name and exactly that segment is rebuilt; the builder puts it right', async () => {
