@@ -7,7 +7,8 @@
 //   npm run bench -- --ttft-only       warm vs cold time to first token at 8K alone
 //   npm run bench:remote               pull time vs local build time of one repository (also in the full run)
 //   npm run bench -- --decode-only     decode ms/token at 4K per weight format and llama.cpp's F16 and Q8_0
-//                                      (--json: one JSON line {decode: {fp32, int8, int4, llamacppF16, llamacppQ8_0}})
+//                                      (--json: one JSON line {decode: {fp32, int8, int4, llamacppF16, llamacppQ8_0}},
+//                                      with prefill: {fp32, llamacppF16} in tokens/s from the same run)
 //
 // Prints a table and writes bench/results/<date>.json. Absolute times on a shared machine are noisy:
 // read the ratios (to the GEMM roofline, to the peer, compressed vs full) measured in the same run.
@@ -157,11 +158,16 @@ async function decodeFormats(n: number, peer: boolean) {
   const load = (weights: 'fp32' | 'int4', decodeWeights?: 'int8') =>
     Model.load(dir, { device: 'cpu', weights, decodeWeights, cacheRoot: path.join(ROOT, 'cache'), threads: THREADS });
   let cache: Cache | undefined;
+  let prefillTokS = 0;
   const ours = async (name: string, weights: 'fp32' | 'int4', decodeWeights?: 'int8') => {
     const model = await load(weights, decodeWeights);
     if (!cache) {
       cache = model.newCache();
+      // the fp32 prefill that fills the cache is what the decode session sits beside: issue P asks it unchanged
+      const t = performance.now();
       await prefill(model, cache, randomIds(n, SHAPES['0.5b'].vocab), { targetMs: 1e9 });
+      prefillTokS = n / ((performance.now() - t) / 1000);
+      say(`  fp32 prefill of the ${n}-token cache: ${prefillTokS.toFixed(1)} tokens/s`);
     }
     const ms = await decodeMs(model, cache, 24);
     const row = {
@@ -176,6 +182,7 @@ async function decodeFormats(n: number, peer: boolean) {
   say(`\ndecode at ${n} tokens, Qwen2.5-Coder-0.5B shape, ${THREADS} threads (median of 24 steps; load average ${os.loadavg()[0].toFixed(1)}):`);
   const rows = { fp32: await ours('fp32', 'fp32'), int8: await ours('fp32 prefill + int8 decode session', 'fp32', 'int8'), int4: await ours('int4', 'int4') };
   const peers = { llamacppF16: null as number | null, llamacppQ8_0: null as number | null };
+  let peerPrefillTokS: number | null = null;
   const skipped: Record<string, string> = {};
   for (const [key, type] of [
     ['llamacppF16', 'f16'],
@@ -187,6 +194,7 @@ async function decodeFormats(n: number, peer: boolean) {
       say(`  llama.cpp ${type}: skipped (${r.skipped})`);
     } else {
       peers[key] = r.decodeMs;
+      if (type === 'f16') peerPrefillTokS = r.prefillTokS;
       say(`  llama.cpp ${r.llamaCpp} ${type.toUpperCase()}: ${r.decodeMs.toFixed(1)} ms/token (prefill ${r.prefillTokS.toFixed(1)} tokens/s)`);
     }
   }
@@ -195,7 +203,9 @@ async function decodeFormats(n: number, peer: boolean) {
     say(
       `  → int8 = ${(decode.int8 / decode.llamacppF16).toFixed(2)}× llama.cpp F16's ms/token${decode.llamacppQ8_0 ? `, ${(decode.int8 / decode.llamacppQ8_0).toFixed(2)}× Q8_0's` : ''}; fp32 = ${(decode.fp32 / decode.llamacppF16).toFixed(2)}× F16's`,
     );
-  return { n, threads: THREADS, decode, rows, skipped };
+  const prefillRates = { fp32: prefillTokS, llamacppF16: peerPrefillTokS };
+  if (peerPrefillTokS) say(`  → fp32 prefill = ${(prefillTokS / peerPrefillTokS).toFixed(2)}× llama.cpp F16's tokens/s`);
+  return { n, threads: THREADS, decode, prefill: prefillRates, rows, skipped };
 }
 
 /** A repository of real code (the Python standard library) of about `tokens` tokens. */
@@ -252,7 +262,7 @@ async function main() {
   if (args.includes('--decode-only')) {
     const d = await decodeFormats(4096, !args.includes('--no-peer'));
     // the load average says how shared the machine was (llama.cpp's spinning threads suffer most from it)
-    if (json) console.log(JSON.stringify({ decode: d.decode, skipped: d.skipped, loadavg: os.loadavg() }));
+    if (json) console.log(JSON.stringify({ decode: d.decode, prefill: d.prefill, skipped: d.skipped, loadavg: os.loadavg() }));
     return;
   }
   const r = await roofline();
