@@ -4,28 +4,22 @@
 // on whole passages leaves those intact. Each entry's score becomes the mean of its aligned chunk's
 // in its (layer, KV head); the shared selection then takes whole chunks (a tie at the threshold
 // takes a chunk's first entries).
-import { Press, PressContext } from '../press';
+import { Press } from '../press';
 import type { ScoreGrid } from '../select';
+import { ScoreWrapper } from './wrapper';
 
 /** Entries per chunk: kvpress's ChunkKVPress default, not tuned here. */
 export const CHUNK_LENGTH = 20;
 
-export class ChunkedScores implements Press {
-  readonly name: string;
-  readonly needsPrefillStats: boolean;
-  readonly budget: Press['budget'];
-
+export class ChunkedScores extends ScoreWrapper {
   constructor(
-    readonly inner: Press,
+    inner: Press,
     readonly chunkLength = CHUNK_LENGTH,
   ) {
-    this.name = `${inner.name}-chunk`;
-    this.needsPrefillStats = inner.needsPrefillStats;
-    this.budget = inner.budget;
+    super(inner, 'chunk');
   }
 
-  async score(ctx: PressContext): Promise<ScoreGrid> {
-    const grid = await this.inner.score(ctx);
+  protected reshape(grid: ScoreGrid): void {
     const { data, length: n } = grid;
     for (let u = 0; u < grid.layers * grid.kvHeads; u++) {
       for (let c0 = u * n; c0 < (u + 1) * n; c0 += this.chunkLength) {
@@ -35,6 +29,5 @@ export class ChunkedScores implements Press {
         data.fill(sum / (c1 - c0), c0, c1);
       }
     }
-    return grid;
   }
 }

@@ -6,6 +6,7 @@
 // those are is decided by each token's own text: whitespace and ASCII punctuation only.
 import { Press, PressContext } from '../press';
 import type { ScoreGrid } from '../select';
+import { ScoreWrapper } from './wrapper';
 
 /** How much a scaffolding token's score is scaled by. */
 export const SCAFFOLD_FACTOR = 0.5;
@@ -15,22 +16,15 @@ export function isScaffold(text: string): boolean {
   return /^[\s!-/:-@[-`{-~]*$/.test(text);
 }
 
-export class ScaffoldDemotion implements Press {
-  readonly name: string;
-  readonly needsPrefillStats: boolean;
-  readonly budget: Press['budget'];
-
+export class ScaffoldDemotion extends ScoreWrapper {
   constructor(
-    readonly inner: Press,
+    inner: Press,
     readonly factor = SCAFFOLD_FACTOR,
   ) {
-    this.name = `${inner.name}-code`;
-    this.needsPrefillStats = inner.needsPrefillStats;
-    this.budget = inner.budget;
+    super(inner, 'code');
   }
 
-  async score(ctx: PressContext): Promise<ScoreGrid> {
-    const grid = await this.inner.score(ctx);
+  protected reshape(grid: ScoreGrid, ctx: PressContext): void {
     const tok = ctx.model.tokenizer;
     const seen = new Map<number, boolean>();
     const scaffold = ctx.contextIds.map((id) => {
@@ -40,6 +34,5 @@ export class ScaffoldDemotion implements Press {
     });
     const n = grid.length;
     for (let u = 0; u < grid.layers * grid.kvHeads; u++) for (let i = 0; i < n; i++) if (scaffold[i]) grid.data[u * n + i] *= this.factor;
-    return grid;
   }
 }
