@@ -70,3 +70,23 @@ test('scoring and statistics passes of one token stay on the fp32 session', asyn
     await fp32.dispose();
   }
 });
+
+// The decode session's workers spin between ops (runtime/session.ts: a step is thousands of small
+// ops); the spin must end soon after the last step, or an idle editor would keep a core busy.
+test('after decoding, the spinning decode session goes quiet: under 15 % of one core in the next 2 s', async (t) => {
+  const dual = await Model.load(TINY, { device: 'cpu', weights: 'fp32', decodeWeights: 'int8', cacheRoot, threads: 2 });
+  try {
+    const cache = dual.newCache();
+    await dual.forward({ ids: dual.tokenizer.encodeText('def add(a, b):\n    return a + b\n'), cache });
+    for (let i = 0; i < 32; i++) await dual.forward({ ids: [5 + i], cache, logits: true });
+    await new Promise((r) => setTimeout(r, 200));
+    const before = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 2000));
+    const used = process.cpuUsage(before);
+    const ms = (used.user + used.system) / 1000;
+    t.diagnostic(`CPU in 2 s of idle after 32 steps: ${ms.toFixed(0)} ms`);
+    assert.ok(ms < 300, `${ms.toFixed(0)} ms of CPU in 2 s of idle`);
+  } finally {
+    await dual.dispose();
+  }
+});

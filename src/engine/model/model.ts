@@ -115,7 +115,8 @@ export class Model {
     let decode: { session: ort.InferenceSession; weights: WeightFormat; weightBytes: number } | undefined;
     if (decodeWeights && decodeWeights !== decision.weights && opened.device === 'cpu') {
       const dc = convertModel(dir, config, { weights: decodeWeights, cache: 'host', step: true }, opts.cacheRoot ?? defaultCacheRoot());
-      const session = await createSession({ model: dc.graph }, 'cpu', { threads: opts.threads, profile: opts.profile && `${opts.profile}-decode` });
+      // its runs come back to back, one per answer token: its workers spin between ops (session.ts)
+      const session = await createSession({ model: dc.graph }, 'cpu', { threads: opts.threads, profile: opts.profile && `${opts.profile}-decode`, spin: true });
       decode = { session, weights: decodeWeights, weightBytes: fs.statSync(path.join(dc.dir, 'weights.bin')).size };
     }
     const info = {

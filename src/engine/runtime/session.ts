@@ -21,6 +21,13 @@ export interface SessionOptions {
   forbidCpuFallback?: boolean;
   /** onnxruntime's per-node profile, written to `<profile>_<date>.json` when the session releases (bench/profile-decode.ts). */
   profile?: string;
+  /**
+   * Worker threads spin between ops instead of sleeping. A decode step is ~2,000 small ops, and
+   * waking a sleeping worker for each parallel one costs more than the op: spinning made an int8
+   * step 0.87-0.90x as long at 4K and 16K (BENCHMARKS.md, interleaved A/B). The spin is bounded:
+   * after a run the workers burn ~30-50 ms of CPU, then sleep, so an idle engine costs nothing.
+   */
+  spin?: boolean;
 }
 
 /** What to open on one EP: the graph, and which of its outputs stay in GPU memory. */
@@ -117,8 +124,8 @@ export async function createSession(plan: SessionPlan, device: Exclude<Device, '
     ...(gpu.length ? { preferredOutputLocation: Object.fromEntries(gpu.map((n) => [n, 'gpu-buffer' as const])) } : {}),
     extra: {
       session: {
-        // idle worker threads must not burn the user's CPU between tokens
-        'intra_op.allow_spinning': '0',
+        // an idle engine must not burn the user's CPU: workers sleep, unless spinning was asked for (bounded)
+        'intra_op.allow_spinning': opts.spin ? '1' : '0',
         ...(opts.forbidCpuFallback ? { disable_cpu_ep_fallback: '1' } : {}),
       },
     },
