@@ -56,6 +56,6 @@ export async function loadModel(v: ModelFlags, signal?: AbortSignal): Promise<Mo
   if (model.info.reconverted) process.stderr.write(`repozip: ${model.info.reconverted}\n`);
   if (model.info.fallbacks.length) process.stderr.write(`repozip: ${describeFallbacks(model.device, model.info.fallbacks)}\n`);
   const notice = weightsNotice(model.info);
-  if (notice) process.stderr.write(`repozip: ${notice}\n`);
+  if (notice) process.stderr.write(`repozip: ${notice.message}\n`);
   return model;
 }

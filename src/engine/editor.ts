@@ -13,6 +13,7 @@ export {
   type IndexResult,
   type Method,
   type Methods,
+  type NoticeEvent,
   type ProgressEvent,
   type RepoSettings,
 } from './protocol';

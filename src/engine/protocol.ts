@@ -215,6 +215,8 @@ export interface ProgressEvent {
 export interface NoticeEvent {
   kind: 'notice';
   message: string;
+  /** 'info': how things run, for the log and the CLI's stderr, not a warning (a notification). */
+  level?: 'info';
 }
 
 export interface TextEvent {

@@ -1,7 +1,7 @@
 // The workspace's compressed cache as the extension sees it: asks the engine for its state
 // (debounced after file changes), builds it (one build at a time, cancellable), and schedules the
 // automatic rebuild. vscode-free: main.ts supplies the engine call and the UI around a build.
-import { EngineError, type IndexResult, type Method, type Methods, type ProgressEvent } from '../engine/editor';
+import { EngineError, type IndexResult, type Method, type Methods, type NoticeEvent, type ProgressEvent } from '../engine/editor';
 import { BuildProgress, BuildStep } from './progress';
 import type { EngineParams } from './settings';
 
@@ -27,7 +27,7 @@ export interface TrackerDeps {
   /** The snapshot's file list changed (for links in answers). */
   onFiles: (files: string[]) => void;
   /** The engine has something to say (e.g. the bundled model stands in for the default). */
-  onNotice: (message: string) => void;
+  onNotice: (notice: NoticeEvent) => void;
   /** Whether a stale cache rebuilds by itself (autoBuild: onChange). */
   autoRebuild: () => boolean;
   /** The user is typing a question or reading a streaming answer: an automatic rebuild waits. */
@@ -127,7 +127,7 @@ export class CacheTracker {
       .call('index', this.deps.params(), {
         signal: controller.signal,
         onEvent: (e) => {
-          if (e.kind === 'notice') return this.deps.onNotice(e.message);
+          if (e.kind === 'notice') return this.deps.onNotice(e);
           const step = progress.update(e);
           this.set({ kind: 'building', ...step });
           listeners.forEach((l) => l(step));

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, EngineError, type IndexResult } from '../engine/editor';
+import { CancelledError, EngineError, type IndexResult, type NoticeEvent } from '../engine/editor';
 import type { AnswerStats, Turn } from '../webview/protocol';
 import { CacheTracker, type EngineCall } from './cache';
 import { panelState, statusBarText } from './cacheLabels';
@@ -133,7 +133,7 @@ export function activate(context: vscode.ExtensionContext): RepozipApi {
     const onProgress = tracker.answerProgress();
     const r = await call('ask', askParams(s, params(), question, opts.maxTokens, editor), {
       signal: opts.signal,
-      onEvent: (e) => (e.kind === 'text' ? opts.onText(e.delta) : e.kind === 'progress' ? onProgress(e) : notice(e.message)),
+      onEvent: (e) => (e.kind === 'text' ? opts.onText(e.delta) : e.kind === 'progress' ? onProgress(e) : notice(e)),
     });
     log.info(
       `answered from ${r.key.slice(0, 16)}: ${r.tokens} tokens (${r.stop}), first token after ${Math.round(buildMs + r.firstTokenMs)} ms, ${r.decodeMsPerToken.toFixed(1)} ms/token`,
@@ -185,10 +185,11 @@ function startEngine(context: vscode.ExtensionContext, log: vscode.LogOutputChan
   });
 }
 
-/** Engine notices (each shown once a session) and failures, as notifications with what fixes them. */
+/** Engine notices (each shown once a session; information only in the log) and failures, as notifications with what fixes them. */
 function notifications(log: vscode.LogOutputChannel) {
   const shown = new Set<string>();
-  const notice = (message: string) => {
+  const notice = ({ message, level }: NoticeEvent) => {
+    if (level === 'info') return log.info(message);
     log.warn(message);
     if (shown.has(message)) return;
     shown.add(message);

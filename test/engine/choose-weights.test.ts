@@ -2,7 +2,7 @@
 // memory, with an int8 set for decoding when that fits too, int4 beyond; GPU providers take fp16; an
 // explicit choice is never second-guessed. Then a real load under a memory limit that fp32 would
 // crowd converts and runs int4 and says why, and one with room runs fp32 with an int8 decode session and
-// says so too (the user is told whenever the answers do not come from plain fp32).
+// says so too, as information (a warning only where the answers change: int4).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -44,7 +44,8 @@ test('a load with auto under a tight memory limit runs int4 and says why; with r
     process.env.REPOZIP_MEMORY_LIMIT = String(2 * 2 * 4 * parameterCount(readConfig(TINY)) - 1);
     const small = await Model.load(TINY, { device: 'cpu', weights: 'auto', cacheRoot, threads: 1 });
     assert.equal(small.info.weights, 'int4');
-    assert.match(weightsNotice(small.info)!, /^auto: int4 weights/);
+    assert.match(weightsNotice(small.info)!.message, /^auto: int4 weights/);
+    assert.equal(weightsNotice(small.info)!.level, undefined, 'int4 is a warning: it changes the answers');
     assert.match(small.info.graphDir, /-int4/);
     const out = await small.forward({ ids: [1, 2, 3], cache: small.newCache(), logits: true });
     assert.ok(out.logits!.every(Number.isFinite));
@@ -53,7 +54,8 @@ test('a load with auto under a tight memory limit runs int4 and says why; with r
     const roomy = await Model.load(TINY, { device: 'cpu', weights: 'auto', cacheRoot, threads: 1 });
     assert.equal(roomy.info.weights, 'fp32');
     assert.equal(roomy.info.decode?.weights, 'int8');
-    assert.match(weightsNotice(roomy.info)!, /^auto: fp32 weights, int8 for decoding/);
+    assert.match(weightsNotice(roomy.info)!.message, /^auto: fp32 weights, int8 for decoding/);
+    assert.equal(weightsNotice(roomy.info)!.level, 'info', 'int8 answer steps are information, not a warning');
     await roomy.dispose();
     const plain = await Model.load(TINY, { device: 'cpu', weights: 'fp32', cacheRoot, threads: 1 });
     assert.equal(weightsNotice(plain.info), undefined, 'plain fp32 is not announced');
