@@ -44,7 +44,8 @@ export interface GenerateOptions extends PrefillOptions {
   onText?: (delta: string) => void;
 }
 
-export type StopReason = 'eos' | 'stop-string' | 'max-tokens';
+/** 'window': the model's positions ran out before maxTokens (the composed context left less room). */
+export type StopReason = 'eos' | 'stop-string' | 'max-tokens' | 'window';
 
 export interface Generation {
   text: string;
@@ -65,6 +66,10 @@ export async function generate(model: Model, cache: Cache, prompt: number[], opt
   const decoder = new StreamDecoder(model.tokenizer, prompt);
   let logits = await prefill(model, cache, prompt, { ...opts, logits: true });
   const prefillMs = performance.now() - t0;
+  // the window bounds an answer as maxTokens does: a sampled token is fed back only while a position
+  // is left, and the last one needs none
+  const room = model.config.maxPositions - cache.nextPosition + 1;
+  const maxTokens = Math.min(opts.maxTokens, room);
   const ids: number[] = [];
   let stop: StopReason = 'max-tokens';
   let firstTokenMs = 0;
@@ -75,7 +80,7 @@ export async function generate(model: Model, cache: Cache, prompt: number[], opt
   };
   let end = -1; // where a stop string cut the text
   const tDecode = performance.now();
-  while (ids.length < opts.maxTokens) {
+  while (ids.length < maxTokens) {
     throwIfCancelled(opts.signal, 'generation');
     const id = sampler.sample(logits!);
     if (ids.length === 0) firstTokenMs = performance.now() - t0;
@@ -92,7 +97,10 @@ export async function generate(model: Model, cache: Cache, prompt: number[], opt
     }
     // hold back a tail that may be the start of a stop string
     emit(decoder.text.length - pendingStop(decoder.text, opts.stopStrings));
-    if (ids.length === opts.maxTokens) break;
+    if (ids.length === maxTokens) {
+      if (maxTokens < opts.maxTokens) stop = 'window';
+      break;
+    }
     logits = (await model.forward({ ids: [id], cache, logits: true })).logits;
     await yieldToLoop();
   }

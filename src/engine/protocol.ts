@@ -132,6 +132,7 @@ export interface AnswerContext {
 
 export interface AskResult {
   text: string;
+  /** Why the answer ended: generate.ts's StopReason ('eos', 'stop-string', 'max-tokens', 'window'). */
   stop: string;
   cacheReused: boolean;
   key: string;
