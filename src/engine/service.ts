@@ -122,7 +122,7 @@ export class EngineService {
     if (this.model.info.reconverted) ctx.emit({ kind: 'notice', message: this.model.info.reconverted });
     if (this.model.info.fallbacks.length) ctx.emit({ kind: 'notice', message: describeFallbacks(this.model.device, this.model.info.fallbacks) });
     const weights = weightsNotice(this.model.info);
-    if (weights) ctx.emit(weights);
+    if (weights) ctx.emit({ kind: 'notice', ...weights });
     this.modelId = chosen.id;
     this.modelKey = key;
     this.tokens = new TokenMemo(this.model.tokenizer);

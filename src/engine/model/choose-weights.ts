@@ -16,7 +16,6 @@ import { ModelConfig } from './config';
 import { parameterCount } from './parameters';
 import { WeightFormat } from './weights';
 import type { Device } from '../devices';
-import type { NoticeEvent } from '../protocol';
 
 export type WeightChoice = WeightFormat | 'auto';
 export const WEIGHT_CHOICES: readonly WeightChoice[] = ['auto', 'fp32', 'fp16', 'int8', 'int4'];
@@ -43,10 +42,14 @@ export interface WeightDecision {
  * (int4 changes its answers), information when only the answer tokens run int8 (their logits move
  * by ~1e-2, recall by < 0.01); nothing for plain fp32, which anyone expects.
  */
-export function weightsNotice(info: { weights: WeightFormat; decode?: { weights: WeightFormat }; weightsWhy?: string }): NoticeEvent | undefined {
+export function weightsNotice(info: {
+  weights: WeightFormat;
+  decode?: { weights: WeightFormat };
+  weightsWhy?: string;
+}): { message: string; level?: 'info' } | undefined {
   if (!info.weightsWhy) return undefined;
-  if (info.weights !== 'fp32') return { kind: 'notice', message: info.weightsWhy };
-  return info.decode && { kind: 'notice', message: info.weightsWhy, level: 'info' };
+  if (info.weights !== 'fp32') return { message: info.weightsWhy };
+  return info.decode && { message: info.weightsWhy, level: 'info' };
 }
 
 const gb = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GB`;
