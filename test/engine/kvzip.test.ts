@@ -23,6 +23,9 @@ import { RefModel } from '../helpers/reference';
 const { dir, cacheRoot } = scratchDir('kvzip');
 const stories = stories260kDir();
 const CLI = path.resolve('dist/cli.js');
+/** A CLI command on `model` (CPU, this file's cache), its --json output parsed. */
+const cliJson = (model: string, ...args: string[]): unknown =>
+  JSON.parse(execFileSync(process.execPath, [CLI, ...args, '--model', model, '--device', 'cpu', '--cache-dir', cacheRoot, '--json'], { encoding: 'utf8' }));
 
 test(
   'stories260k: `debug kvzip-scores` == ref_llama.py fed the printed chunk leads (4 chunks, GQA)',
@@ -30,30 +33,10 @@ test(
   async (t) => {
     const next = rng(3);
     const context = Array.from({ length: 90 }, () => 3 + Math.floor(next() * 509));
-    const out = JSON.parse(
-      execFileSync(
-        process.execPath,
-        [
-          CLI,
-          'debug',
-          'kvzip-scores',
-          '--model',
-          stories!,
-          '--device',
-          'cpu',
-          '--cache-dir',
-          cacheRoot,
-          '--prefix-ids',
-          '1,403,407',
-          '--context-ids',
-          context.join(','),
-          '--chunk',
-          '25',
-          '--json',
-        ],
-        { encoding: 'utf8' },
-      ),
-    ) as { scores: number[][][]; chunk_leads: number[][] };
+    const out = cliJson(stories!, 'debug', 'kvzip-scores', '--prefix-ids', '1,403,407', '--context-ids', context.join(','), '--chunk', '25') as {
+      scores: number[][][];
+      chunk_leads: number[][];
+    };
     assert.equal(out.chunk_leads.length, 4);
     assert.deepEqual([out.scores.length, out.scores[0].length, out.scores[0][0].length], [5, 4, 90]);
     const py = new PyBatch();
@@ -67,31 +50,10 @@ test("`debug kvzip-scores --plus` == the TS reference's KVzip+ fed the printed c
   const model = path.resolve('test/fixtures/tinycode');
   const next = rng(5);
   const context = Array.from({ length: 40 }, () => 3 + Math.floor(next() * 4000));
-  const out = JSON.parse(
-    execFileSync(
-      process.execPath,
-      [
-        CLI,
-        'debug',
-        'kvzip-scores',
-        '--model',
-        model,
-        '--device',
-        'cpu',
-        '--cache-dir',
-        cacheRoot,
-        '--prefix-ids',
-        '4094,17',
-        '--context-ids',
-        context.join(','),
-        '--chunk',
-        '16',
-        '--plus',
-        '--json',
-      ],
-      { encoding: 'utf8' },
-    ),
-  ) as { scores: number[][][]; chunk_leads: number[][] };
+  const out = cliJson(model, 'debug', 'kvzip-scores', '--prefix-ids', '4094,17', '--context-ids', context.join(','), '--chunk', '16', '--plus') as {
+    scores: number[][][];
+    chunk_leads: number[][];
+  };
   assert.equal(out.chunk_leads.length, 3);
   assertClose(
     t,
@@ -262,31 +224,10 @@ test('`eval recall` with every press runs to the end when the context fills the 
   const model = makeRandomModel(path.join(dir, 'llama3'), FAMILY_SPECS.llama3);
   /** `repozip eval recall` on the held-out PyJWT files with this model, plus `extra`. */
   const recallCli = (...extra: string[]) =>
-    JSON.parse(
-      execFileSync(
-        process.execPath,
-        [
-          CLI,
-          'eval',
-          'recall',
-          '--repo',
-          path.resolve('test/fixtures/heldout-jwt'),
-          '--model',
-          model,
-          '--device',
-          'cpu',
-          '--cache-dir',
-          cacheRoot,
-          '--chunk',
-          '512',
-          '--queries',
-          '4',
-          ...extra,
-          '--json',
-        ],
-        { encoding: 'utf8' },
-      ),
-    ) as { rows: { press: string; ratio: number; tokenAccuracy: number; keptRatio: number }[]; full: { tokenAccuracy: number } };
+    cliJson(model, 'eval', 'recall', '--repo', path.resolve('test/fixtures/heldout-jwt'), '--chunk', '512', '--queries', '4', ...extra) as {
+      rows: { press: string; ratio: number; tokenAccuracy: number; keptRatio: number }[];
+      full: { tokenAccuracy: number };
+    };
   const out = recallCli('--ratios', '1,0.3');
   assert.deepEqual([...new Set(out.rows.map((r) => r.press))], PRESS_NAMES, 'every registered press, in the registry order');
   for (const r of out.rows) {
