@@ -4,15 +4,17 @@
 //   copy-first   the copy layer (the last) kept whole first; the lower layers share the rest
 //   split-copy   each position kept in only one of the copy layer's KV heads (alternate runs of 20)
 //   file-floor   each file's best share x ratio of its entries kept first in every (layer, KV head)
+// and, always, where KVzip's own selection puts the budget: the mean share of each (layer, KV head)'s
+// entries it keeps at each ratio (whether copying, and so the budget, sits in a few heads).
 // They are experiments, not presses: they read the layer that copies and the files' spans, which a
 // press never knows.
-//   npm run bench:fidelity:limits [-- --only copy-first,split-copy,file-floor]
+//   npm run bench:fidelity:limits [-- --only copy-first,split-copy,file-floor|none] [--model DIR]
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { evalRecall } from '../src/engine/eval/recall';
 import { makePress } from '../src/engine/kv/presses';
 import type { Press } from '../src/engine/kv/press';
-import type { ScoreGrid } from '../src/engine/kv/select';
+import { selectKeep, type ScoreGrid } from '../src/engine/kv/select';
 import { Model } from '../src/engine/model/model';
 import { buildRepoContext } from '../src/repo';
 import { heldoutPackages } from './heldout';
@@ -20,7 +22,9 @@ import { heldoutPackages } from './heldout';
 const ROOT = path.join(__dirname, '..');
 const MIN_CONTEXT = 1000;
 const FORCED = 1e6; // above any KVzip score (a probability)
-const { values: v } = parseArgs({ options: { only: { type: 'string', default: 'copy-first,split-copy,file-floor' } } });
+const { values: v } = parseArgs({
+  options: { only: { type: 'string', default: 'copy-first,split-copy,file-floor' }, model: { type: 'string', default: 'test/fixtures/recall' } },
+});
 const only = new Set(v.only!.split(','));
 
 type Span = { start: number; end: number };
@@ -65,22 +69,47 @@ const fileFloor = (share: number): Experiment => ({
 });
 const EXPERIMENTS = [copyFirst, splitCopy, fileFloor(0.2), fileFloor(1)].filter((e) => only.has(e.name.replace(/-[\d.]+$/, '')));
 
-/** KVzip with `e`'s forcing at `ratio` (ignored unless the forcing depends on it). */
-function forced(e: Experiment, ratio: number, files: Span[]): Press {
+/** KVzip under `name`, its scores handed to `then` (which may change them in place) before selection. */
+function kvzipThen(name: string, then: (g: ScoreGrid) => void): Press {
   const kvzip = makePress('kvzip', { chunk: 512 });
   return {
-    name: e.name,
-    needsPrefillStats: false,
+    name,
+    needsPrefillStats: kvzip.needsPrefillStats,
     score: async (ctx) => {
       const g = await kvzip.score(ctx);
-      e.force(g, ratio, files);
+      then(g);
       return g;
     },
   };
 }
+/** KVzip with `e`'s forcing at `ratio` (ignored unless the forcing depends on it). */
+const forced = (e: Experiment, ratio: number, files: Span[]) => kvzipThen(e.name, (g) => e.force(g, ratio, files));
+/** KVzip itself, keeping each grid it scores, for where its selection puts the budget. */
+const recording = (grids: ScoreGrid[]) => kvzipThen('kvzip', (g) => grids.push(g));
+
+/** The mean over `grids` of the share of each (layer, KV head)'s entries KVzip's selection keeps at `ratio`, a row per layer. */
+function headShares(grids: ScoreGrid[], ratio: number): string {
+  const { layers, kvHeads } = grids[0];
+  const share = new Float64Array(layers * kvHeads);
+  for (const g of grids) {
+    const keep = selectKeep(g, ratio);
+    for (let u = 0; u < layers * kvHeads; u++) {
+      let n = 0;
+      for (let i = u * g.length; i < (u + 1) * g.length; i++) n += keep[i];
+      share[u] += n / g.length / grids.length;
+    }
+  }
+  const rows = Array.from(
+    { length: layers },
+    (_, l) => `| ${l} | ${Array.from(share.subarray(l * kvHeads, (l + 1) * kvHeads), (x) => `${Math.round(100 * x)} %`).join(' | ')} |`,
+  );
+  return [`| layer | ${Array.from({ length: kvHeads }, (_, h) => `KV head ${h}`).join(' | ')} |`, `|---|${'---|'.repeat(kvHeads)}`, ...rows].join('\n');
+}
 
 async function main() {
-  const model = await Model.load(path.join(ROOT, 'test/fixtures/recall'), { device: 'cpu', weights: 'fp32' });
+  const model = await Model.load(path.resolve(ROOT, v.model!), { device: 'cpu', weights: 'fp32' });
+  const grids: ScoreGrid[] = [];
+  const ratios = EXPERIMENTS.length ? [...new Set(EXPERIMENTS.flatMap((e) => e.ratios))].sort() : [0.3, 0.2];
   const frame = model.tokenizer.chatFrame(null);
   const exact: Record<string, number[]> = {};
   const fulls: number[] = [];
@@ -94,7 +123,6 @@ async function main() {
       let full = 0;
       // each press's rows at its own ratios only (one evalRecall call scores each of its presses once)
       const wanted = new Map<string, number[]>(EXPERIMENTS.map((e) => [e.name, e.ratios]));
-      const ratios = [...new Set(EXPERIMENTS.flatMap((e) => e.ratios))].sort();
       wanted.set('kvzip', ratios);
       const run = async (presses: Press[], at: number[]) => {
         const r = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
@@ -111,7 +139,7 @@ async function main() {
           cells.push(`${x.press} @ ${x.ratio}: ${x.exactMatch.toFixed(2)}`);
         }
       };
-      await run([makePress('kvzip', { chunk: 512 }), ...EXPERIMENTS.filter((e) => !e.perRatio).map((e) => forced(e, 0, files))], ratios);
+      await run([recording(grids), ...EXPERIMENTS.filter((e) => !e.perRatio).map((e) => forced(e, 0, files))], ratios);
       for (const e of EXPERIMENTS.filter((x) => x.perRatio)) for (const ratio of e.ratios) await run([forced(e, ratio, files)], [ratio]);
       fulls.push(full);
       console.error(`${name}: full ${full.toFixed(2)}; ${cells.join(', ')}`);
@@ -124,6 +152,8 @@ async function main() {
   console.log(`mean over ${fulls.length} packages: full cache exact match ${full.toFixed(3)}\n`);
   console.log('| selection @ ratio | exact match (share of full) |\n|---|---|');
   for (const [k, xs] of Object.entries(exact)) console.log(`| ${k} | ${mean(xs).toFixed(3)} (${Math.round((100 * mean(xs)) / full)} %) |`);
+  for (const ratio of ratios)
+    console.log(`\nKVzip at ${ratio}: share of each (layer, KV head)'s entries kept, mean over the packages\n\n${headShares(grids, ratio)}`);
 }
 
 main().catch((e) => {
