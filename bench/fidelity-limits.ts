@@ -17,10 +17,9 @@ import type { Press } from '../src/engine/kv/press';
 import { selectKeep, type ScoreGrid } from '../src/engine/kv/select';
 import { Model } from '../src/engine/model/model';
 import { buildRepoContext } from '../src/repo';
-import { heldoutPackages } from './heldout';
+import { heldoutPackages, MIN_CONTEXT } from './heldout';
 
 const ROOT = path.join(__dirname, '..');
-const MIN_CONTEXT = 1000;
 const FORCED = 1e6; // above any KVzip score (a probability)
 const { values: v } = parseArgs({
   options: { only: { type: 'string', default: 'copy-first,split-copy,file-floor' }, model: { type: 'string', default: 'test/fixtures/recall' } },

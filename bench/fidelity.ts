@@ -9,10 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RecallReport } from '../src/engine';
-import { HELDOUT_ROOTS, heldoutPackages } from './heldout';
+import { HELDOUT_ROOTS, heldoutPackages, MIN_CONTEXT } from './heldout';
 
 const ROOT = path.join(__dirname, '..');
-const MIN_CONTEXT = 1000;
 const { values: v } = parseArgs({
   options: {
     model: { type: 'string', default: 'test/fixtures/recall' },

@@ -16,5 +16,8 @@ export function heldoutPackages(): { name: string; dir?: string }[] {
   return HELDOUT.packages.map((name) => ({ name, dir: findHeldout(name) }));
 }
 
+/** Issue J's rule: a package counts in a recall mean only with a context of at least this many tokens (a shorter one is too easy a haystack). */
+export const MIN_CONTEXT = 1000;
+
 /** Where findHeldout looks, for messages. */
 export const HELDOUT_ROOTS: readonly string[] = HELDOUT.roots;

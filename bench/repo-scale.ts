@@ -13,7 +13,7 @@ import { buildRepoContext, listFiles } from '../src/repo';
 import { evalSegmentRecall, ModeRow, RecallMode } from '../src/engine/eval/segment-recall';
 import { makePress } from '../src/engine/kv/presses';
 import { DEFAULT_BUDGET } from '../src/engine/kv/select';
-import { findHeldout, heldoutPackages } from './heldout';
+import { findHeldout, heldoutPackages, MIN_CONTEXT } from './heldout';
 import { Model } from '../src/engine/model/model';
 
 const ROOT = path.join(__dirname, '..');
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       if (!d) continue;
       // the files today's budget keeps: a repository that fits the window exactly as the single cache sees it
       const kept = await buildRepoContext({ root: d, tokenizer: model.tokenizer, maxTokens: WINDOW });
-      if (kept.ids.length < 1000) continue; // issue J's rule: a shorter context is too easy a haystack
+      if (kept.ids.length < MIN_CONTEXT) continue;
       const dir = path.join(work, `fit-${name}`);
       copyFiles(
         d,
