@@ -4,14 +4,12 @@
 // window.codeAutomationExit(code) when the test runner ends.
 // Usage: node ext-tests.mjs <server-origin> <workspace-dir> <extension-dev-dir> <tests-module> [out-dir]
 // Exits with the test runner's exit code (0 = all passed).
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
+import { openBrowser } from './browser.mjs';
 
 const [origin, workspace, devPath, testsPath, outDir = path.join(os.tmpdir(), 'ext-tests-out')] = process.argv.slice(2);
 if (!origin || !workspace || !devPath || !testsPath) {
@@ -28,23 +26,7 @@ const payload = [
 ];
 const url = `${origin}/?folder=${encodeURIComponent(path.resolve(workspace))}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 
-const profile = fs.mkdtempSync(path.join(outDir, 'chromium-profile-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1400, height: 900 },
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
-const page = context.pages()[0] || (await context.newPage());
+const { context, page } = await openBrowser(outDir);
 const lines = [];
 page.on('console', (m) => lines.push(`[${m.type()}] ${m.text()}`));
 

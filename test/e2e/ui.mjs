@@ -4,12 +4,10 @@
 // the status bar (ready, then stale after an edit), and a window reload that keeps the conversation.
 // A screenshot per step.
 // Usage: node ui.mjs <workbench-url> <out-dir> <workspace-dir>. Exits non-zero on any failed step.
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
+import { openBrowser } from './browser.mjs';
 
 const [url, outDir, workspace] = process.argv.slice(2);
 if (!url || !outDir || !workspace) {
@@ -25,23 +23,7 @@ const check = (ok, what) => {
   log('ok:', what);
 };
 
-const profile = fs.mkdtempSync(path.join(outDir, 'chromium-profile-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1400, height: 900 },
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
-const page = context.pages()[0] || (await context.newPage());
+const { context, page } = await openBrowser(outDir);
 const consoleLines = [];
 page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
 page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
