@@ -6,9 +6,10 @@
 //   file-floor   each file's best share x ratio of its entries kept first in every (layer, KV head)
 // and, always, where KVzip's own selection puts the budget: the mean share of each (layer, KV head)'s
 // entries it keeps at each ratio (whether copying, and so the budget, sits in a few heads).
+// `--press kvzip+` (or another KVzip-family press) puts that press's scores under all of it.
 // They are experiments, not presses: they read the layer that copies and the files' spans, which a
 // press never knows.
-//   npm run bench:fidelity:limits [-- --only copy-first,split-copy,file-floor|none] [--model DIR]
+//   npm run bench:fidelity:limits [-- --only copy-first,split-copy,file-floor|none] [--model DIR] [--press kvzip]
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { evalRecall } from '../src/engine/eval/recall';
@@ -22,7 +23,11 @@ import { heldoutPackages, MIN_CONTEXT } from './heldout';
 const ROOT = path.join(__dirname, '..');
 const FORCED = 1e6; // above any KVzip score (a probability)
 const { values: v } = parseArgs({
-  options: { only: { type: 'string', default: 'copy-first,split-copy,file-floor' }, model: { type: 'string', default: 'test/fixtures/recall' } },
+  options: {
+    only: { type: 'string', default: 'copy-first,split-copy,file-floor' },
+    model: { type: 'string', default: 'test/fixtures/recall' },
+    press: { type: 'string', default: 'kvzip' },
+  },
 });
 const only = new Set(v.only!.split(','));
 
@@ -68,9 +73,9 @@ const fileFloor = (share: number): Experiment => ({
 });
 const EXPERIMENTS = [copyFirst, splitCopy, fileFloor(0.2), fileFloor(1)].filter((e) => only.has(e.name.replace(/-[\d.]+$/, '')));
 
-/** KVzip under `name`, its scores handed to `then` (which may change them in place) before selection. */
+/** The base press (`--press`) under `name`, its scores handed to `then` (which may change them in place) before selection. */
 function kvzipThen(name: string, then: (g: ScoreGrid) => void): Press {
-  const kvzip = makePress('kvzip', { chunk: 512 });
+  const kvzip = makePress(v.press!, { chunk: 512 });
   return {
     name,
     needsPrefillStats: kvzip.needsPrefillStats,
@@ -83,8 +88,8 @@ function kvzipThen(name: string, then: (g: ScoreGrid) => void): Press {
 }
 /** KVzip with `e`'s forcing at `ratio` (ignored unless the forcing depends on it). */
 const forced = (e: Experiment, ratio: number, files: Span[]) => kvzipThen(e.name, (g) => e.force(g, ratio, files));
-/** KVzip itself, keeping each grid it scores, for where its selection puts the budget. */
-const recording = (grids: ScoreGrid[]) => kvzipThen('kvzip', (g) => grids.push(g));
+/** The base press itself, keeping each grid it scores, for where its selection puts the budget. */
+const recording = (grids: ScoreGrid[]) => kvzipThen(v.press!, (g) => grids.push(g));
 
 /** The mean over `grids` of the share of each (layer, KV head)'s entries KVzip's selection keeps at `ratio`, a row per layer. */
 function headShares(grids: ScoreGrid[], ratio: number): string {
@@ -122,7 +127,7 @@ async function main() {
       let full = 0;
       // each press's rows at its own ratios only (one evalRecall call scores each of its presses once)
       const wanted = new Map<string, number[]>(EXPERIMENTS.map((e) => [e.name, e.ratios]));
-      wanted.set('kvzip', ratios);
+      wanted.set(v.press!, ratios);
       const run = async (presses: Press[], at: number[]) => {
         const r = await evalRecall(model, frame.prefix, repo.ids, repo.files, frame.postfix, {
           presses,
@@ -152,7 +157,7 @@ async function main() {
   console.log('| selection @ ratio | exact match (share of full) |\n|---|---|');
   for (const [k, xs] of Object.entries(exact)) console.log(`| ${k} | ${mean(xs).toFixed(3)} (${Math.round((100 * mean(xs)) / full)} %) |`);
   for (const ratio of ratios)
-    console.log(`\nKVzip at ${ratio}: share of each (layer, KV head)'s entries kept, mean over the packages\n\n${headShares(grids, ratio)}`);
+    console.log(`\n${v.press} at ${ratio}: share of each (layer, KV head)'s entries kept, mean over the packages\n\n${headShares(grids, ratio)}`);
 }
 
 main().catch((e) => {
