@@ -7,7 +7,7 @@ import path from 'node:path';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 
-/** Launches Chromium with a new profile in outDir; returns its context and first page. */
+/** Launches Chromium with a new profile in outDir; returns its first page and `close`, which also removes the profile. */
 export async function openBrowser(outDir) {
   const profile = fs.mkdtempSync(path.join(outDir, 'chromium-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -25,5 +25,9 @@ export async function openBrowser(outDir) {
       '--disable-sync',
     ],
   });
-  return { context, page: context.pages()[0] || (await context.newPage()) };
+  const close = async () => {
+    await context.close().catch(() => {});
+    fs.rmSync(profile, { recursive: true, force: true });
+  };
+  return { page: context.pages()[0] || (await context.newPage()), close };
 }

@@ -26,7 +26,7 @@ const payload = [
 ];
 const url = `${origin}/?folder=${encodeURIComponent(path.resolve(workspace))}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 
-const { context, page } = await openBrowser(outDir);
+const { page, close } = await openBrowser(outDir);
 const lines = [];
 page.on('console', (m) => lines.push(`[${m.type()}] ${m.text()}`));
 
@@ -49,7 +49,6 @@ try {
   code = 1;
 } finally {
   fs.writeFileSync(path.join(outDir, 'ext-tests-console.log'), lines.join('\n') + '\n');
-  await context.close().catch(() => {});
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 process.exit(code === 0 ? 0 : 1);

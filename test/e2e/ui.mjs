@@ -23,7 +23,7 @@ const check = (ok, what) => {
   log('ok:', what);
 };
 
-const { context, page } = await openBrowser(outDir);
+const { page, close } = await openBrowser(outDir);
 const consoleLines = [];
 page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
 page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
@@ -252,8 +252,7 @@ try {
   await shot('99-failure.png').catch((e) => console.error('no failure screenshot:', e.message));
 } finally {
   fs.writeFileSync(path.join(outDir, 'browser-console.log'), consoleLines.join('\n') + '\n');
-  await context.close().catch(() => {});
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 log(failed ? 'RESULT: FAIL' : 'RESULT: PASS');
 process.exit(failed ? 1 : 0);
