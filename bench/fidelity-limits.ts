@@ -21,7 +21,7 @@ import { buildRepoContext } from '../src/repo';
 import { heldoutPackages, MIN_CONTEXT } from './heldout';
 
 const ROOT = path.join(__dirname, '..');
-const FORCED = 1e6; // above any KVzip score (a probability)
+const FORCED = 1e6; // above any KVzip score (a probability) and any kvzip+ score (one weighted by a norm ratio)
 const { values: v } = parseArgs({
   options: {
     only: { type: 'string', default: 'copy-first,split-copy,file-floor' },
