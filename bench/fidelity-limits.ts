@@ -74,24 +74,24 @@ const fileFloor = (share: number): Experiment => ({
 const EXPERIMENTS = [copyFirst, splitCopy, fileFloor(0.2), fileFloor(1)].filter((e) => only.has(e.name.replace(/-[\d.]+$/, '')));
 
 /** The base press (`--press`) under `name`, its scores handed to `then` (which may change them in place) before selection. */
-function kvzipThen(name: string, then: (g: ScoreGrid) => void): Press {
-  const kvzip = makePress(v.press!, { chunk: 512 });
+function baseThen(name: string, then: (g: ScoreGrid) => void): Press {
+  const base = makePress(v.press!, { chunk: 512 });
   return {
     name,
-    needsPrefillStats: kvzip.needsPrefillStats,
+    needsPrefillStats: base.needsPrefillStats,
     score: async (ctx) => {
-      const g = await kvzip.score(ctx);
+      const g = await base.score(ctx);
       then(g);
       return g;
     },
   };
 }
-/** KVzip with `e`'s forcing at `ratio` (ignored unless the forcing depends on it). */
-const forced = (e: Experiment, ratio: number, files: Span[]) => kvzipThen(e.name, (g) => e.force(g, ratio, files));
+/** The base press with `e`'s forcing at `ratio` (ignored unless the forcing depends on it). */
+const forced = (e: Experiment, ratio: number, files: Span[]) => baseThen(e.name, (g) => e.force(g, ratio, files));
 /** The base press itself, keeping each grid it scores, for where its selection puts the budget. */
-const recording = (grids: ScoreGrid[]) => kvzipThen(v.press!, (g) => grids.push(g));
+const recording = (grids: ScoreGrid[]) => baseThen(v.press!, (g) => grids.push(g));
 
-/** The mean over `grids` of the share of each (layer, KV head)'s entries KVzip's selection keeps at `ratio`, a row per layer. */
+/** The mean over `grids` of the share of each (layer, KV head)'s entries the selection keeps at `ratio`, a row per layer. */
 function headShares(grids: ScoreGrid[], ratio: number): string {
   const { layers, kvHeads } = grids[0];
   const share = new Float64Array(layers * kvHeads);
