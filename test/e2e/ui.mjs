@@ -106,6 +106,14 @@ async function watchStreaming() {
     .locator('#transcript')
     .evaluate((transcript) => {
       window.__partialLengths = [];
+      // the extension's messages, counted as they reach the panel: a fast answer can arrive within
+      // one animation frame and render once, but it still comes as one message per piece
+      window.__deltasBeforeEnd = 0;
+      window.__ended = false;
+      window.addEventListener('message', (e) => {
+        if (e.data?.type === 'answer-delta' && !window.__ended) window.__deltasBeforeEnd++;
+        if (e.data?.type === 'answer-end') window.__ended = true;
+      });
       new MutationObserver(() => {
         const answer = transcript.querySelector('.turn:last-of-type .answer.streaming');
         const n = answer && !answer.querySelector('.thinking') ? answer.textContent.length : 0;
@@ -162,13 +170,16 @@ try {
     await shot('04-building.png');
   else log('the build notification came and went before it could be caught');
   const first = await finishedTurn(0, 'palette question');
-  const partial = await panel()
+  const [partial, deltas] = await panel()
     .locator('#transcript')
-    .evaluate(() => window.__partialLengths);
+    .evaluate(() => [window.__partialLengths, window.__deltasBeforeEnd]);
   check(first.question === question, 'the question is in the panel');
   check(first.answer.length > 0, 'tokens arrived');
-  // markdown re-rendering can shorten the text for a moment (`**` becoming bold), so only growth overall counts
-  check(partial.length >= 2 && partial.at(-1) > partial[0], `the answer streamed in (rendered lengths ${partial.slice(0, 12).join(', ')}…)`);
+  // Streaming is the answer coming in pieces before its end. How many of them the panel got to
+  // render depends on the machine's speed (at ~750 tokens/s all of them fit in one frame), so the
+  // rendered lengths are only logged.
+  log(`rendered lengths while streaming: ${partial.slice(0, 12).join(', ')}${partial.length > 12 ? '…' : ''}`);
+  check(deltas >= 2, `the answer streamed in (${deltas} pieces before its end)`);
   check(/cache built/.test(first.footer) && /tok\/s/.test(first.footer), 'the stats say the cache was built for this question');
   await shot('05-answer.png');
 
